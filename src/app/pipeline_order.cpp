@@ -1,0 +1,25 @@
+#include "app/pipeline_order.hpp"
+
+#include "api/routes.hpp"
+#include "middleware/middleware.hpp"
+
+namespace evald {
+
+std::shared_ptr<http::Dispatcher> build_dispatcher(AppContext& app) {
+  auto router = std::make_shared<const http::Router>(api::all_routes(app));
+  const bool development = app.settings.environment == Environment::kDevelopment;
+
+  // The order of the request pipeline, outermost first. Later layers (rate limiting,
+  // authentication) join this list; nothing else decides the order.
+  std::vector<std::unique_ptr<http::Middleware>> chain;
+  chain.push_back(middleware::make_request_id(app.clock, development));
+  chain.push_back(middleware::make_access_log());
+  chain.push_back(middleware::make_error_barrier());
+  chain.push_back(middleware::make_cors(app.settings.server.cors_origins));
+
+  auto pipeline = std::make_shared<const http::Pipeline>(std::move(chain),
+                                                         std::make_unique<http::RouteTerminal>());
+  return std::make_shared<http::Dispatcher>(std::move(router), std::move(pipeline));
+}
+
+}  // namespace evald

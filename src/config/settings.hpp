@@ -1,0 +1,130 @@
+#pragma once
+/// Typed, immutable configuration. One struct per module; all built and validated at start-up
+/// by load_settings(), which reports every invalid value at once.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace evald {
+
+enum class Environment { kDevelopment, kTest, kStaging, kProduction };
+std::string_view to_string(Environment e);
+
+struct ServerSettings {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8000;
+  unsigned threads = 0;         ///< I/O threads; 0 in the table means "number of cores"
+  unsigned worker_threads = 0;  ///< blocking-work pool
+  std::size_t max_body_bytes = 10 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  unsigned header_timeout_ms = 10'000;  ///< whole request head of a new connection
+  unsigned body_timeout_ms = 30'000;    ///< whole request body
+  unsigned idle_timeout_ms = 60'000;    ///< keep-alive wait for the next request
+  unsigned write_timeout_ms = 30'000;
+  unsigned max_connections = 10'000;
+  unsigned drain_timeout_ms = 25'000;
+  std::vector<std::string> cors_origins{"http://localhost:3000"};
+  std::vector<std::string> trusted_proxies;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+};
+
+struct LogSettings {
+  std::string level = "info";  ///< "info,ratelimit=debug,db=debug"
+  std::string format = "json";
+};
+
+struct DatabaseSettings {
+  std::string url = "sqlite://data/evald.db";
+  unsigned max_pool_size = 50;
+  unsigned min_pool_size = 5;
+  unsigned max_idle_time_ms = 300'000;
+  unsigned query_cache_ttl_seconds = 300;
+  unsigned slow_query_ms = 200;
+  std::string backup_dir;
+  unsigned backup_interval_hours = 24;
+  unsigned backup_keep = 7;
+};
+
+struct AuthSettings {
+  std::string jwt_secret;
+  unsigned access_token_expire_minutes = 60;
+  unsigned max_failed_attempts = 5;
+  unsigned lockout_duration_minutes = 30;
+  unsigned reset_token_expiry_hours = 24;
+  unsigned session_timeout_hours = 24;
+  std::string admin_login_id;
+  std::string admin_password;
+  std::string admin_email;
+  std::string frontend_url = "http://localhost:3000";
+};
+
+struct MailSettings {
+  std::string smtp_server;
+  uint16_t smtp_port = 587;
+  std::string smtp_username;
+  std::string smtp_password;
+  std::string smtp_tls = "starttls";
+  std::string from_email = "noreply@onlineevaluation.com";
+};
+
+struct RateLimitSettings {
+  bool enabled = true;
+  std::string rules_file;
+  std::string bypass_token;
+  std::string redis_url;
+};
+
+struct MonitoringSettings {
+  std::string metrics_token;
+  std::vector<std::string> admin_allowed_cidrs;
+};
+
+struct Settings {
+  Environment environment = Environment::kDevelopment;
+  std::string api_version = "1.1.0";
+  ServerSettings server;
+  LogSettings log;
+  DatabaseSettings db;
+  AuthSettings auth;
+  MailSettings mail;
+  RateLimitSettings ratelimit;
+  MonitoringSettings monitoring;
+};
+
+/// One configuration variable: its name, default and meaning (for --help and the docs).
+struct SettingInfo {
+  std::string name;
+  std::string default_value;
+  std::string help;
+  bool secret = false;
+};
+const std::vector<SettingInfo>& setting_infos();
+
+/// Variable name -> raw value, one map per source.
+using RawConfig = std::map<std::string, std::string>;
+
+struct ConfigSources {
+  RawConfig environment;  ///< the process environment
+  RawConfig dotenv;       ///< the .env file
+  RawConfig flags;        ///< command-line overrides (highest precedence)
+};
+
+struct LoadResult {
+  Settings settings;
+  std::vector<std::string> errors;  ///< "PORT: must be an integer from 1 to 65535 (got 'x')"
+  bool ok() const { return errors.empty(); }
+};
+
+LoadResult load_settings(const ConfigSources& sources, unsigned hardware_threads);
+
+/// Parses a .env file's text: KEY=VALUE lines, `export ` prefix, # comments, quoted values.
+/// Malformed lines are reported in `errors` with their line number.
+RawConfig parse_dotenv(const std::string& text, std::vector<std::string>& errors);
+
+/// The process environment, restricted to known variable names.
+RawConfig read_process_environment();
+
+}  // namespace evald

@@ -1,0 +1,16 @@
+#pragma once
+/// Small JSON helpers shared by logging and error rendering.
+
+#include <string>
+#include <string_view>
+
+namespace evald {
+
+/// Appends `s` as the inside of a JSON string (no quotes), escaping what JSON requires and
+/// replacing invalid UTF-8 with U+FFFD so that a log line is always valid JSON.
+void json_escape_append(std::string& out, std::string_view s);
+
+/// `s` as a quoted JSON string.
+std::string json_quote(std::string_view s);
+
+}  // namespace evald

@@ -1,0 +1,23 @@
+#include "http/dispatcher.hpp"
+
+namespace evald::http {
+
+boost::asio::awaitable<Response> RouteTerminal::handle(Request& req, RequestContext& ctx) {
+  if (ctx.route) co_return co_await ctx.route->handler(req, ctx);
+  if (!ctx.allow.empty()) {
+    auto r = Response::from_error(ApiError::method_not_allowed());
+    r.headers.set("Allow", ctx.allow);
+    co_return r;
+  }
+  co_return Response::from_error(ApiError::not_found("No route matches " + req.path));
+}
+
+boost::asio::awaitable<Response> Dispatcher::dispatch(Request& req, RequestContext& ctx) const {
+  auto match = router_->match(req.method, req.path);
+  ctx.route = match.route;
+  ctx.path_params = std::move(match.params);
+  ctx.allow = std::move(match.allow);
+  co_return co_await pipeline_->run(req, ctx);
+}
+
+}  // namespace evald::http

@@ -1,0 +1,42 @@
+#include "http/error_body.hpp"
+
+#include <boost/json.hpp>
+
+#include "core/time_format.hpp"
+
+namespace evald::http {
+
+std::string support_reference(std::string_view request_id) {
+  return "REF-" +
+         std::string(request_id.size() > 8 ? request_id.substr(request_id.size() - 8) : request_id);
+}
+
+std::string render_error_body(const ApiError& error, std::string_view request_id, SystemTime now,
+                              bool include_internal) {
+  const auto& info = error_info(error.code);
+  boost::json::object body;
+  body["error"] = true;
+  body["error_code"] = info.code;
+  body["message"] = error.message;
+  boost::json::array details;
+  for (const auto& d : error.details) {
+    boost::json::object o;
+    o["field"] = d.field;
+    o["message"] = d.message;
+    o["code"] = d.code;
+    if (d.value && !is_secret_field(d.field)) o["value"] = *d.value;
+    details.push_back(std::move(o));
+  }
+  body["details"] = std::move(details);
+  body["timestamp"] = format_iso8601(now);
+  body["request_id"] = request_id;
+  body["severity"] = info.severity;
+  body["category"] = info.category;
+  if (error.status() >= 500) body["support_reference"] = support_reference(request_id);
+  if (include_internal && !error.internal_detail.empty()) {
+    body["internal_detail"] = error.internal_detail;
+  }
+  return boost::json::serialize(body);
+}
+
+}  // namespace evald::http

@@ -1,0 +1,26 @@
+#include "http/pipeline.hpp"
+
+namespace evald::http {
+
+boost::asio::awaitable<Response> Next::operator()(Request& req, RequestContext& ctx) const {
+  if (index_ < pipeline_->chain_.size()) {
+    co_return co_await pipeline_->chain_[index_]->handle(req, ctx, Next(pipeline_, index_ + 1));
+  }
+  co_return co_await pipeline_->terminal_->handle(req, ctx);
+}
+
+Pipeline::Pipeline(std::vector<std::unique_ptr<Middleware>> chain,
+                   std::unique_ptr<Terminal> terminal)
+    : chain_(std::move(chain)), terminal_(std::move(terminal)) {}
+
+boost::asio::awaitable<Response> Pipeline::run(Request& req, RequestContext& ctx) const {
+  co_return co_await Next(this, 0)(req, ctx);
+}
+
+std::vector<std::string_view> Pipeline::names() const {
+  std::vector<std::string_view> out;
+  for (const auto& m : chain_) out.push_back(m->name());
+  return out;
+}
+
+}  // namespace evald::http

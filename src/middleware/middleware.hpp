@@ -1,0 +1,27 @@
+#pragma once
+/// The cross-cutting layers of the request pipeline. Each is small and stops the chain only by
+/// returning a response; the order they run in is declared in app/pipeline_order.cpp.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "core/clock.hpp"
+#include "http/pipeline.hpp"
+
+namespace evald::middleware {
+
+/// Accepts a sane X-Request-ID or makes one; echoes it; renders error bodies with it.
+std::unique_ptr<http::Middleware> make_request_id(const Clock& clock, bool development);
+
+/// One access-log line per request: method, path, route, status, error code, time, client.
+std::unique_ptr<http::Middleware> make_access_log();
+
+/// Turns an escaped exception into 500 INTERNAL_SERVER_ERROR, logged with the request id.
+std::unique_ptr<http::Middleware> make_error_barrier();
+
+/// CORS for the configured origins: exact match, preflight answered, never `*`.
+std::unique_ptr<http::Middleware> make_cors(std::vector<std::string> allowed_origins);
+
+}  // namespace evald::middleware

@@ -1,0 +1,457 @@
+#include "net/server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <csignal>
+#include <ctime>
+#include <list>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+
+#include "core/ids.hpp"
+#include "http/error_body.hpp"
+#include "http/security_headers.hpp"
+#include "log/log.hpp"
+
+namespace evald::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+
+ServerState::ServerState(unsigned threads) : beats_(threads) {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  for (auto& b : beats_) b.store(now);
+}
+
+void ServerState::beat(unsigned thread, std::chrono::steady_clock::time_point now) {
+  beats_[thread].store(now.time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+milliseconds ServerState::oldest_heartbeat_age(std::chrono::steady_clock::time_point now) const {
+  long long oldest = now.time_since_epoch().count();
+  for (const auto& b : beats_) oldest = std::min(oldest, b.load(std::memory_order_relaxed));
+  return std::chrono::duration_cast<milliseconds>(now.time_since_epoch() -
+                                                  std::chrono::steady_clock::duration(oldest));
+}
+
+namespace {
+
+constexpr milliseconds kHeartbeatInterval{250};
+constexpr milliseconds kDrainPollInterval{20};
+constexpr milliseconds kLingerTimeout{1000};
+constexpr std::size_t kLingerMaxBytes = 1 << 20;
+constexpr milliseconds kAcceptBackoff{50};
+
+struct Connection {
+  beast::tcp_stream* stream;
+  bool idle = true;
+};
+
+struct ThreadCtx {
+  explicit ThreadCtx(unsigned i) : index(i) {}
+  unsigned index;
+  std::unordered_set<Connection*> connections;  // declared before ioc: outlives its handlers
+  asio::io_context ioc{1};
+  std::optional<tcp::acceptor> acceptor;
+};
+
+// The Date header, formatted once a second per thread.
+std::string_view http_date() {
+  thread_local std::time_t last = 0;
+  thread_local char buf[40];
+  const std::time_t now = std::time(nullptr);
+  if (now != last) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    last = now;
+  }
+  return buf;
+}
+
+void append_header_value(std::string& out, std::string_view v) {
+  // A CR or LF in a value would split the response: drop them.
+  for (char c : v) {
+    if (c != '\r' && c != '\n') out += c;
+  }
+}
+
+std::string serialize(const http::Response& res, unsigned version, bool keep_alive, bool head) {
+  std::string out;
+  out.reserve(256 + res.body.size());
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.status);
+  out += ' ';
+  out += bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
+  out += "\r\n";
+  for (const auto& [k, v] : res.headers.fields()) {
+    out += k;
+    out += ": ";
+    append_header_value(out, v);
+    out += "\r\n";
+  }
+  out += "Date: ";
+  out += http_date();
+  out += "\r\nServer: evald\r\n";
+  if (res.status != 204 && res.status != 304 && res.status >= 200) {
+    out += "Content-Length: ";
+    out += std::to_string(res.body.size());
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (version == 10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  if (!head) out += res.body;
+  return out;
+}
+
+class Service {
+ public:
+  Service(const Settings& settings, std::shared_ptr<const http::Dispatcher> dispatcher,
+          std::shared_ptr<ServerState> state)
+      : s_(settings.server),
+        development_(settings.environment == Environment::kDevelopment),
+        tls_(!settings.server.tls_cert_file.empty()),
+        dispatcher_(std::move(dispatcher)),
+        state_(std::move(state)),
+        log_(log::get("http")) {}
+
+  asio::awaitable<void> accept_loop(ThreadCtx& tc) {
+    for (;;) {
+      auto [ec, socket] = co_await tc.acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !tc.acceptor->is_open()) co_return;
+        // Out of descriptors and the like: back off instead of spinning.
+        log_->warn("{}", log::Line("accept failed").kv("error", ec.message()));
+        asio::steady_timer t(tc.ioc, kAcceptBackoff);
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      if (state_->open_connections.load(std::memory_order_relaxed) >=
+          static_cast<long long>(s_.max_connections)) {
+        state_->refused_connections.fetch_add(1, std::memory_order_relaxed);
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      state_->open_connections.fetch_add(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      asio::co_spawn(tc.ioc, session(std::move(socket), tc), [this](std::exception_ptr e) {
+        state_->open_connections.fetch_sub(1, std::memory_order_relaxed);
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            log_->error("{}", log::Line("session failed").kv("what", ex.what()));
+          }
+        }
+      });
+    }
+  }
+
+  asio::awaitable<void> heartbeat(ThreadCtx& tc) {
+    asio::steady_timer timer(tc.ioc);
+    for (;;) {
+      state_->beat(tc.index, std::chrono::steady_clock::now());
+      timer.expires_after(kHeartbeatInterval);
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+    }
+  }
+
+ private:
+  // A response produced by the session itself (the request never reached the pipeline).
+  std::string session_error(ApiError error, const bhttp::request_parser<bhttp::string_body>* parser,
+                            std::string_view peer) {
+    std::string request_id;
+    if (parser && parser->is_header_done()) {
+      auto given = parser->get()[std::string_view("X-Request-ID")];
+      if (is_sane_request_id(given)) request_id = std::string(given);
+    }
+    if (request_id.empty()) request_id = new_request_id();
+    log_->info("{}", log::Line("request rejected")
+                         .kv("request_id", request_id)
+                         .kv("status", error.status())
+                         .kv("error_code", error_info(error.code).code)
+                         .kv("reason", error.message)
+                         .kv("client_ip", peer));
+    http::Response res = http::Response::from_error(std::move(error));
+    res.body = http::render_error_body(*res.error, request_id, std::chrono::system_clock::now(),
+                                       development_);
+    res.headers.set("X-Request-ID", request_id);
+    http::apply_security_headers(res, tls_, false);
+    return serialize(res, 11, false, false);
+  }
+
+  // Send an error and close without resetting the connection, so the client reads the reply.
+  asio::awaitable<void> reply_and_close(beast::tcp_stream& stream, std::string wire) {
+    stream.expires_after(milliseconds(s_.write_timeout_ms));
+    auto [ec, n] =
+        co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(kLingerTimeout);
+    std::array<char, 16384> sink{};
+    std::size_t drained = 0;
+    while (drained < kLingerMaxBytes) {
+      auto [rec, got] =
+          co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+      if (rec) break;
+      drained += got;
+    }
+  }
+
+  static bool is_quiet_close(const boost::system::error_code& ec) {
+    return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+           ec == asio::error::eof || ec == beast::error::timeout ||
+           ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe;
+  }
+
+  asio::awaitable<void> session(tcp::socket socket, ThreadCtx& tc) {
+    boost::system::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    const std::string peer_ip = peer_ec ? std::string("unknown") : peer.address().to_string();
+    beast::tcp_stream stream(std::move(socket));
+    Connection conn{&stream};
+    tc.connections.insert(&conn);
+    struct Unregister {
+      ThreadCtx& tc;
+      Connection* c;
+      ~Unregister() { tc.connections.erase(c); }
+    } unregister{tc, &conn};
+
+    beast::flat_buffer buffer;
+    bool first = true;
+    for (;;) {
+      if (state_->draining()) break;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(s_.max_header_bytes));
+      parser.body_limit(s_.max_body_bytes);
+
+      conn.idle = buffer.size() == 0;
+      stream.expires_after(milliseconds(first ? s_.header_timeout_ms : s_.idle_timeout_ms));
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,
+                                                       asio::as_tuple(asio::use_awaitable));
+      conn.idle = false;
+      first = false;
+      if (ec) {
+        if (is_quiet_close(ec)) break;
+        const bool too_big =
+            ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow;
+        co_await reply_and_close(
+            stream, session_error(ApiError::validation(too_big ? "Request headers are too large"
+                                                               : "Malformed HTTP request"),
+                                  nullptr, peer_ip));
+        break;
+      }
+      if (auto cl = parser.content_length(); cl && *cl > s_.max_body_bytes) {
+        co_await reply_and_close(
+            stream,
+            session_error(ApiError::payload_too_large("Request body exceeds " +
+                                                      std::to_string(s_.max_body_bytes) + " bytes"),
+                          &parser, peer_ip));
+        break;
+      }
+      if (!parser.is_done()) {
+        if (http::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          stream.expires_after(milliseconds(s_.write_timeout_ms));
+          auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(kContinue),
+                                                      asio::as_tuple(asio::use_awaitable));
+          if (wec) break;
+        }
+        stream.expires_after(milliseconds(s_.body_timeout_ms));
+        auto [bec, bn] =
+            co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        if (bec) {
+          if (bec == bhttp::error::body_limit) {
+            co_await reply_and_close(
+                stream, session_error(ApiError::payload_too_large(
+                                          "Request body exceeds " +
+                                          std::to_string(s_.max_body_bytes) + " bytes"),
+                                      &parser, peer_ip));
+          } else if (!is_quiet_close(bec)) {
+            co_await reply_and_close(
+                stream, session_error(ApiError::validation("Malformed HTTP request body"), &parser,
+                                      peer_ip));
+          }
+          break;
+        }
+      }
+
+      auto msg = parser.release();
+      http::Request req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      req.version = msg.version();
+      req.keep_alive = msg.keep_alive();
+      const auto q = req.target.find('?');
+      req.path = req.target.substr(0, q);
+      if (q != std::string::npos) req.query = req.target.substr(q + 1);
+      if (req.path.empty() || req.path.front() != '/') {
+        co_await reply_and_close(
+            stream, session_error(ApiError::validation("Request target must be an absolute path"),
+                                  nullptr, peer_ip));
+        break;
+      }
+      req.headers.reserve(std::distance(msg.begin(), msg.end()));
+      for (const auto& f : msg) req.headers.add(f.name_string(), f.value());
+      req.body = std::move(msg.body());
+
+      http::RequestContext ctx;
+      ctx.start = std::chrono::steady_clock::now();
+      ctx.peer_ip = peer_ip;
+      ctx.client_ip = peer_ip;
+      ctx.tls = tls_;
+      ctx.thread_index = tc.index;
+
+      state_->in_flight_requests.fetch_add(1, std::memory_order_relaxed);
+      http::Response res = co_await dispatcher_->dispatch(req, ctx);
+      state_->in_flight_requests.fetch_sub(1, std::memory_order_relaxed);
+
+      http::apply_security_headers(res, tls_, ctx.authenticated);
+      const bool keep = req.keep_alive && !state_->draining();
+      std::string wire = serialize(res, req.version, keep, req.method == "HEAD");
+      stream.expires_after(milliseconds(s_.write_timeout_ms));
+      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire),
+                                                  asio::as_tuple(asio::use_awaitable));
+      if (wec || !keep) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.socket().close(ignored);
+  }
+
+  const ServerSettings& s_;
+  bool development_;
+  bool tls_;
+  std::shared_ptr<const http::Dispatcher> dispatcher_;
+  std::shared_ptr<ServerState> state_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const Settings& s, std::shared_ptr<const http::Dispatcher> d,
+       std::shared_ptr<ServerState> st)
+      : settings(s), state(st), service(s, std::move(d), st), log(log::get("http")) {
+    for (unsigned i = 0; i < s.server.threads; ++i)
+      threads.push_back(std::make_unique<ThreadCtx>(i));
+  }
+
+  void begin_drain() {
+    if (draining_started) return;
+    draining_started = true;
+    state->set_draining();
+    log->info("{}", log::Line("draining")
+                        .kv("open_connections", state->open_connections.load())
+                        .kv("drain_timeout_ms", settings.server.drain_timeout_ms));
+    for (auto& tc : threads) {
+      asio::post(tc->ioc, [t = tc.get()] {
+        boost::system::error_code ignored;
+        if (t->acceptor) t->acceptor->close(ignored);
+        for (Connection* c : t->connections) {
+          if (c->idle) c->stream->socket().cancel(ignored);
+        }
+      });
+    }
+    deadline = std::chrono::steady_clock::now() + milliseconds(settings.server.drain_timeout_ms);
+    poll_drain();
+  }
+
+  void poll_drain() {
+    const bool done = state->open_connections.load() == 0;
+    if (done || std::chrono::steady_clock::now() >= deadline) {
+      if (!done) {
+        log->warn("{}", log::Line("drain timeout; closing remaining connections")
+                            .kv("open_connections", state->open_connections.load()));
+      }
+      for (auto& tc : threads) tc->ioc.stop();
+      control.stop();
+      return;
+    }
+    drain_timer.expires_after(kDrainPollInterval);
+    drain_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) poll_drain();
+    });
+  }
+
+  const Settings& settings;
+  std::shared_ptr<ServerState> state;
+  Service service;
+  std::shared_ptr<spdlog::logger> log;
+  std::vector<std::unique_ptr<ThreadCtx>> threads;
+  asio::io_context control{1};
+  asio::steady_timer drain_timer{control};
+  bool draining_started = false;
+  std::chrono::steady_clock::time_point deadline{};
+};
+
+Server::Server(const Settings& settings, std::shared_ptr<const http::Dispatcher> dispatcher,
+               std::shared_ptr<ServerState> state)
+    : impl_(std::make_unique<Impl>(settings, std::move(dispatcher), std::move(state))) {}
+
+Server::~Server() = default;
+
+void Server::bind() {
+  const auto& s = impl_->settings.server;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(s.host == "localhost" ? "127.0.0.1" : s.host, ec);
+  if (ec) throw std::system_error(ec, "HOST '" + s.host + "' is not an IP address");
+  const tcp::endpoint endpoint(address, s.port);
+  for (auto& tc : impl_->threads) {
+    tcp::acceptor acceptor(tc->ioc);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+    acceptor.bind(endpoint, ec);
+    if (ec) {
+      throw std::system_error(ec, "cannot listen on " + s.host + ":" + std::to_string(s.port));
+    }
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    tc->acceptor.emplace(std::move(acceptor));
+  }
+}
+
+void Server::run() {
+  auto& impl = *impl_;
+  asio::signal_set signals(impl.control, SIGINT, SIGTERM);
+  signals.async_wait([&impl](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    impl.log->info("{}", log::Line("signal received").kv("signal", sig));
+    impl.begin_drain();
+  });
+  auto guard = asio::make_work_guard(impl.control);
+
+  std::vector<std::thread> workers;
+  for (auto& tc : impl.threads) {
+    asio::co_spawn(tc->ioc, impl.service.accept_loop(*tc), asio::detached);
+    asio::co_spawn(tc->ioc, impl.service.heartbeat(*tc), asio::detached);
+    workers.emplace_back([t = tc.get()] { t->ioc.run(); });
+  }
+  impl.log->info("{}", log::Line("listening")
+                           .kv("host", impl.settings.server.host)
+                           .kv("port", static_cast<unsigned>(impl.settings.server.port))
+                           .kv("threads", impl.settings.server.threads));
+  impl.control.run();
+  for (auto& w : workers) w.join();
+  impl.log->info("{}", log::Line("stopped"));
+}
+
+void Server::request_stop() {
+  asio::post(impl_->control, [impl = impl_.get()] { impl->begin_drain(); });
+}
+
+}  // namespace evald::net
