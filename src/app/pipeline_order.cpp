@@ -14,8 +14,10 @@ std::shared_ptr<http::Dispatcher> build_dispatcher(AppContext& app) {
   std::vector<std::unique_ptr<http::Middleware>> chain;
   chain.push_back(middleware::make_request_id(app.clock, development));
   chain.push_back(middleware::make_access_log());
-  chain.push_back(middleware::make_error_barrier());
+  // CORS sits outside the error barrier so that a 500 still carries the CORS headers the
+  // browser needs to show it to the calling page.
   chain.push_back(middleware::make_cors(app.settings.server.cors_origins));
+  chain.push_back(middleware::make_error_barrier());
 
   auto pipeline = std::make_shared<const http::Pipeline>(std::move(chain),
                                                          std::make_unique<http::RouteTerminal>());

@@ -184,7 +184,7 @@ const std::vector<Def>& defs() {
         port_field([](Settings& s) -> uint16_t& { return s.server.port; }));
     add("THREADS", "", "I/O threads (default: number of cores)",
         uint_field([](Settings& s) -> unsigned& { return s.server.threads; }, 1, 256));
-    add("WORKER_THREADS", "", "threads for blocking work (default: max(4, 2 x cores))",
+    add("WORKER_THREADS", "", "threads for blocking work (default: max(8, 4 x cores))",
         uint_field([](Settings& s) -> unsigned& { return s.server.worker_threads; }, 1, 1024));
     add("ENVIRONMENT", "development", "development, test, staging or production",
         [](Settings& s, const std::string& v) -> std::optional<std::string> {
@@ -265,6 +265,21 @@ const std::vector<Def>& defs() {
                    86'400));
     add("SLOW_QUERY_MS", "200", "queries slower than this are logged and counted",
         uint_field([](Settings& s) -> unsigned& { return s.db.slow_query_ms; }, 1, 600'000));
+    add("DB_POOL_WAIT_MS", "5000", "wait for a free database connection, then answer 503",
+        uint_field([](Settings& s) -> unsigned& { return s.db.pool_wait_ms; }, 1, 600'000));
+    add("DB_CONNECT_TIMEOUT_MS", "10000", "PostgreSQL connect timeout",
+        uint_field([](Settings& s) -> unsigned& { return s.db.connect_timeout_ms; }, 1000,
+                   600'000));
+    add("DB_STATEMENT_TIMEOUT_MS", "30000", "PostgreSQL statement timeout",
+        uint_field([](Settings& s) -> unsigned& { return s.db.statement_timeout_ms; }, 1,
+                   3'600'000));
+    add("DB_BUSY_TIMEOUT_MS", "5000", "SQLite wait on a lock held by another process",
+        uint_field([](Settings& s) -> unsigned& { return s.db.busy_timeout_ms; }, 0, 600'000));
+    add("QUERY_CACHE_MAX_ENTRIES", "10000", "query cache size bound (least recently used go)",
+        size_field([](Settings& s) -> std::size_t& { return s.db.query_cache_max_entries; }, 0,
+                   10'000'000));
+    add("MIGRATE_ON_START", "true", "evald serve applies missing migrations at start",
+        bool_field([](Settings& s) -> bool& { return s.db.migrate_on_start; }));
     add("BACKUP_DIR", "", "directory for scheduled and API backups",
         string_field([](Settings& s) -> std::string& { return s.db.backup_dir; }));
     add("BACKUP_INTERVAL_HOURS", "24", "hours between scheduled backups",
@@ -414,7 +429,7 @@ LoadResult load_settings(const ConfigSources& sources, unsigned hardware_threads
   auto& server = result.settings.server;
   const unsigned cores = std::max(1u, hardware_threads);
   if (server.threads == 0) server.threads = cores;
-  if (server.worker_threads == 0) server.worker_threads = std::max(4u, 2 * cores);
+  if (server.worker_threads == 0) server.worker_threads = std::max(8u, 4 * cores);
   cross_check(result.settings, result.errors);
   return result;
 }

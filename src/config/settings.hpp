@@ -43,6 +43,12 @@ struct DatabaseSettings {
   unsigned max_idle_time_ms = 300'000;
   unsigned query_cache_ttl_seconds = 300;
   unsigned slow_query_ms = 200;
+  unsigned pool_wait_ms = 5'000;           ///< wait for a free connection, then 503
+  unsigned connect_timeout_ms = 10'000;    ///< PostgreSQL connect
+  unsigned statement_timeout_ms = 30'000;  ///< PostgreSQL statement_timeout
+  unsigned busy_timeout_ms = 5'000;        ///< SQLite, against other processes (backup, CLI)
+  std::size_t query_cache_max_entries = 10'000;
+  bool migrate_on_start = true;
   std::string backup_dir;
   unsigned backup_interval_hours = 24;
   unsigned backup_keep = 7;

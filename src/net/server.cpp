@@ -5,7 +5,7 @@
 #include <boost/beast/http.hpp>
 #include <csignal>
 #include <ctime>
-#include <list>
+#include <limits>
 #include <optional>
 #include <thread>
 #include <unordered_set>
@@ -50,6 +50,7 @@ constexpr milliseconds kAcceptBackoff{50};
 struct Connection {
   beast::tcp_stream* stream;
   bool idle = true;
+  unsigned served = 0;  ///< requests answered on this connection
 };
 
 struct ThreadCtx {
@@ -142,20 +143,24 @@ class Service {
         socket.close(ignored);
         continue;
       }
-      state_->open_connections.fetch_add(1, std::memory_order_relaxed);
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      asio::co_spawn(tc.ioc, session(std::move(socket), tc), [this](std::exception_ptr e) {
-        state_->open_connections.fetch_sub(1, std::memory_order_relaxed);
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            log_->error("{}", log::Line("session failed").kv("what", ex.what()));
-          }
-        }
-      });
+      start_session(tc, std::move(socket));
     }
+  }
+
+  void start_session(ThreadCtx& tc, tcp::socket socket) {
+    state_->open_connections.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(tc.ioc, session(std::move(socket), tc), [this](std::exception_ptr e) {
+      state_->open_connections.fetch_sub(1, std::memory_order_relaxed);
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log_->error("{}", log::Line("session failed").kv("what", ex.what()));
+        }
+      }
+    });
   }
 
   asio::awaitable<void> heartbeat(ThreadCtx& tc) {
@@ -232,19 +237,22 @@ class Service {
     } unregister{tc, &conn};
 
     beast::flat_buffer buffer;
-    bool first = true;
     for (;;) {
-      if (state_->draining()) break;
+      // While draining, a kept-alive connection is closed between requests; a new connection
+      // still gets its first request answered (with Connection: close).
+      if (state_->draining() && conn.served > 0) break;
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(s_.max_header_bytes));
-      parser.body_limit(s_.max_body_bytes);
+      // The body limit is applied after the head, so that an oversized Content-Length is
+      // answered 413 with the request's own id rather than failing the head.
+      parser.body_limit((std::numeric_limits<std::uint64_t>::max)());
 
       conn.idle = buffer.size() == 0;
-      stream.expires_after(milliseconds(first ? s_.header_timeout_ms : s_.idle_timeout_ms));
+      stream.expires_after(
+          milliseconds(conn.served == 0 ? s_.header_timeout_ms : s_.idle_timeout_ms));
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,
                                                        asio::as_tuple(asio::use_awaitable));
       conn.idle = false;
-      first = false;
       if (ec) {
         if (is_quiet_close(ec)) break;
         const bool too_big =
@@ -255,14 +263,18 @@ class Service {
                                   nullptr, peer_ip));
         break;
       }
-      if (auto cl = parser.content_length(); cl && *cl > s_.max_body_bytes) {
+      const std::string_view target = parser.get().target();
+      if (target.empty() || target.front() != '/') {
         co_await reply_and_close(
-            stream,
-            session_error(ApiError::payload_too_large("Request body exceeds " +
-                                                      std::to_string(s_.max_body_bytes) + " bytes"),
-                          &parser, peer_ip));
+            stream, session_error(ApiError::validation("Request target must be an absolute path"),
+                                  &parser, peer_ip));
         break;
       }
+      if (auto cl = parser.content_length(); cl && *cl > s_.max_body_bytes) {
+        co_await reply_and_close(stream, session_error(too_large(), &parser, peer_ip));
+        break;
+      }
+      parser.body_limit(s_.max_body_bytes);
       if (!parser.is_done()) {
         if (http::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -276,11 +288,7 @@ class Service {
             co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         if (bec) {
           if (bec == bhttp::error::body_limit) {
-            co_await reply_and_close(
-                stream, session_error(ApiError::payload_too_large(
-                                          "Request body exceeds " +
-                                          std::to_string(s_.max_body_bytes) + " bytes"),
-                                      &parser, peer_ip));
+            co_await reply_and_close(stream, session_error(too_large(), &parser, peer_ip));
           } else if (!is_quiet_close(bec)) {
             co_await reply_and_close(
                 stream, session_error(ApiError::validation("Malformed HTTP request body"), &parser,
@@ -299,12 +307,6 @@ class Service {
       const auto q = req.target.find('?');
       req.path = req.target.substr(0, q);
       if (q != std::string::npos) req.query = req.target.substr(q + 1);
-      if (req.path.empty() || req.path.front() != '/') {
-        co_await reply_and_close(
-            stream, session_error(ApiError::validation("Request target must be an absolute path"),
-                                  nullptr, peer_ip));
-        break;
-      }
       req.headers.reserve(std::distance(msg.begin(), msg.end()));
       for (const auto& f : msg) req.headers.add(f.name_string(), f.value());
       req.body = std::move(msg.body());
@@ -319,6 +321,7 @@ class Service {
       state_->in_flight_requests.fetch_add(1, std::memory_order_relaxed);
       http::Response res = co_await dispatcher_->dispatch(req, ctx);
       state_->in_flight_requests.fetch_sub(1, std::memory_order_relaxed);
+      ++conn.served;
 
       http::apply_security_headers(res, tls_, ctx.authenticated);
       const bool keep = req.keep_alive && !state_->draining();
@@ -333,6 +336,31 @@ class Service {
     stream.socket().close(ignored);
   }
 
+  ApiError too_large() const {
+    return ApiError::payload_too_large("Request body exceeds " + std::to_string(s_.max_body_bytes) +
+                                       " bytes");
+  }
+
+ public:
+  // Draining: take every connection the kernel has already completed, then stop listening,
+  // so that a client whose connect succeeded is answered rather than reset.
+  void stop_accepting(ThreadCtx& tc) {
+    if (!tc.acceptor) return;
+    boost::system::error_code ec;
+    tc.acceptor->non_blocking(true, ec);
+    for (;;) {
+      tcp::socket socket(tc.ioc);
+      tc.acceptor->accept(socket, ec);
+      if (ec) break;
+      start_session(tc, std::move(socket));
+    }
+    tc.acceptor->close(ec);
+    for (Connection* c : tc.connections) {
+      if (c->idle && c->served > 0) c->stream->socket().cancel(ec);
+    }
+  }
+
+ private:
   const ServerSettings& s_;
   bool development_;
   bool tls_;
@@ -359,13 +387,7 @@ struct Server::Impl {
                         .kv("open_connections", state->open_connections.load())
                         .kv("drain_timeout_ms", settings.server.drain_timeout_ms));
     for (auto& tc : threads) {
-      asio::post(tc->ioc, [t = tc.get()] {
-        boost::system::error_code ignored;
-        if (t->acceptor) t->acceptor->close(ignored);
-        for (Connection* c : t->connections) {
-          if (c->idle) c->stream->socket().cancel(ignored);
-        }
-      });
+      asio::post(tc->ioc, [this, t = tc.get()] { service.stop_accepting(*t); });
     }
     deadline = std::chrono::steady_clock::now() + milliseconds(settings.server.drain_timeout_ms);
     poll_drain();

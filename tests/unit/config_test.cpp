@@ -148,7 +148,7 @@ TEST(Config, LogLevelPerModule) {
 TEST(Config, WorkerThreadsDefault) {
   auto r = load_settings(ConfigSources{}, 2);
   EXPECT_EQ(r.settings.server.threads, 2u);
-  EXPECT_EQ(r.settings.server.worker_threads, 4u);
+  EXPECT_EQ(r.settings.server.worker_threads, 8u);
 }
 
 TEST(Dotenv, ParsesTheUsualForms) {

@@ -32,8 +32,8 @@ struct Fixture {
     std::vector<std::unique_ptr<http::Middleware>> chain;
     chain.push_back(middleware::make_request_id(clock, development));
     chain.push_back(middleware::make_access_log());
-    chain.push_back(middleware::make_error_barrier());
     chain.push_back(middleware::make_cors({"http://a.example"}));
+    chain.push_back(middleware::make_error_barrier());
     auto pipeline = std::make_shared<const http::Pipeline>(std::move(chain),
                                                            std::make_unique<http::RouteTerminal>());
     dispatcher = std::make_shared<http::Dispatcher>(

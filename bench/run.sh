@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# make bench: evald against nginx on loopback, same body, same wrk settings, alternating rounds.
+# Prints a table of req/s, p50, p99 and the ratio to nginx, and the memory figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-100}
+WRK_THREADS=${WRK_THREADS:-2}
+EVALD=${EVALD:-build/evald}
+work=$(mktemp -d /tmp/evald-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() {
+  for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "bench: $1 did not come up" >&2; exit 1
+}
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+sed -e "s|@DIR@|$work/nginx|g" -e "s|@PORT@|$nginx_port|g" bench/nginx.conf.in > "$work/nginx/nginx.conf"
+/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids+=($!)
+
+evald_port=$(free_port)
+(cd "$work" && ENVIRONMENT=production JWT_SECRET=bench-secret-bench-secret-bench-secret \
+  HOST=127.0.0.1 PORT=$evald_port LOG_LEVEL=info DATABASE_URL=sqlite://$work/bench.db \
+  exec "$OLDPWD/$EVALD" serve > "$work/evald.log" 2>&1) &
+evald_pid=$!
+pids+=($evald_pid)
+
+wait_for "http://127.0.0.1:$nginx_port/health/ping"
+wait_for "http://127.0.0.1:$evald_port/health/ping"
+sleep 1
+idle_rss=$(rss_kib "$evald_pid")
+
+run_wrk() {  # name url -> appends "name rps p50 p99 p999 errors" to results
+  local out
+  out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/wrk_report.lua "$2" | grep '^RESULT')
+  echo "$1 $out" >> "$work/results"
+}
+
+: > "$work/results"
+for round in $(seq "$ROUNDS"); do
+  run_wrk nginx "http://127.0.0.1:$nginx_port/health/ping"
+  run_wrk evald "http://127.0.0.1:$evald_port/health/ping"
+done
+
+held=$(/usr/bin/python3 bench/hold_connections.py "$evald_port" "$evald_pid" 1000 /health/ping)
+
+/usr/bin/python3 - "$work/results" "$idle_rss" "$held" "$ROUNDS" "$DURATION" "$CONNECTIONS" <<'PY'
+import re, statistics, sys
+path, idle, held, rounds, duration, conns = sys.argv[1:]
+rows = {}
+for line in open(path):
+    name, rest = line.split(" ", 1)
+    vals = dict(kv.split("=") for kv in re.findall(r"\w+=[\d.]+", rest))
+    rows.setdefault(name, []).append({k: float(v) for k, v in vals.items()})
+def med(name, key):
+    return statistics.median(r[key] for r in rows[name])
+print(f"scenario: GET /health/ping, wrk -c{conns} -d{duration}, {rounds} alternating rounds (medians)")
+print(f"{'server':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7} {'vs nginx':>9}")
+base = med("nginx", "rps")
+for name in ("nginx", "evald"):
+    rps = med(name, "rps")
+    print(f"{name:<8} {rps:>10.0f} {med(name,'p50')/1000:>8.2f} {med(name,'p99')/1000:>8.2f} "
+          f"{med(name,'p999')/1000:>9.2f} {int(sum(r['errors']+r['non2xx'] for r in rows[name])):>7} {rps/base:>8.2f}x")
+answered, rss = held.split()
+print(f"evald resident memory: idle {int(idle)/1024:.1f} MiB; with {answered} open keep-alive "
+      f"connections {int(rss)/1024:.1f} MiB")
+PY

@@ -1,0 +1,281 @@
+"""Fixtures that run the real `evald serve` binary.
+
+- `evald`: a function-scoped factory, `evald(env={...}, args=[...], dotenv="...")` starts a
+  server with the test's own settings and returns an EvaldServer.
+- `server`: one default server (ENVIRONMENT=test, THREADS=2) shared by the whole session, for
+  the cheap tests.
+- `module_evald`: the same factory, module-scoped, for a module that shares special settings.
+
+Every server runs in a temporary working directory of its own (so no stray .env is read), with
+a clean environment, its output captured in a log file under the pytest tmp dir. When a test
+fails, the tail of each server log it used is attached to the report. At teardown a running
+server gets SIGTERM and must exit 0 within 10 s (else it is killed and the test errors).
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EVALD_BIN = Path(os.environ.get("EVALD_BIN", str(REPO / "build" / "evald")))
+
+# Variables of the runner's environment a server may see (nothing that configures evald).
+PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+               "LSAN_OPTIONS", "TSAN_OPTIONS")
+READY_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+
+_counter = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require_binary():
+    if not EVALD_BIN.is_file() or not os.access(EVALD_BIN, os.X_OK):
+        pytest.fail(f"evald binary not found at {EVALD_BIN} (build it, or set EVALD_BIN)",
+                    pytrace=False)
+
+
+def clean_env(overrides: dict | None = None) -> dict:
+    """The runner's harmless variables plus `overrides` (a value of None removes a variable)."""
+    env = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
+    for k, v in (overrides or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = str(v)
+    return env
+
+
+def run_evald(args, env: dict | None = None, cwd: Path | None = None,
+              timeout: float = 10.0) -> subprocess.CompletedProcess:
+    """Runs the binary to completion (for commands that do not serve, or must fail to)."""
+    require_binary()
+    return subprocess.run([str(EVALD_BIN), *args], env=clean_env(env), cwd=cwd,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def http_status(port: int, path: str, timeout: float = 0.5) -> int | None:
+    """The status of GET path, or None when nothing answers."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        res = conn.getresponse()
+        res.read()
+        return res.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+class EvaldServer:
+    def __init__(self, base_dir: Path, env: dict, args=(), dotenv: str | None = None,
+                 ready_port: int | None = None):
+        n = next(_counter)
+        self.name = f"evald-{n}"
+        self.workdir = base_dir / self.name
+        self.workdir.mkdir(parents=True)
+        if dotenv is not None:
+            (self.workdir / ".env").write_text(dotenv)
+        self.log_path = base_dir / f"{self.name}.log"
+        self.env = env
+        self.args = list(args)
+        self.port = ready_port if ready_port is not None else int(env["PORT"])
+        self.proc: subprocess.Popen | None = None
+        self.returncode: int | None = None
+        self._log_file = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, wait: bool = True):
+        require_binary()
+        self._log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([str(EVALD_BIN), "serve", *self.args], env=self.env,
+                                     cwd=self.workdir, stdin=subprocess.DEVNULL,
+                                     stdout=self._log_file, stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.returncode = self.proc.returncode
+                raise AssertionError(f"{self.name} exited with {self.returncode} during start-up;"
+                                     f" log:\n{self.log_tail()}")
+            if http_status(self.port, "/health/ping") == 200:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{self.name} did not answer GET /health/ping with 200 on port "
+                             f"{self.port} within {timeout} s; log:\n{self.log_tail()}")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def send_signal(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """The exit code, or None if still running after `timeout` s."""
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+            return self.returncode
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.running:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int | None:
+        """Signals the server and waits; kills it (and returns None) if it does not exit."""
+        if self.proc is None:
+            return None
+        if not self.running:
+            self.returncode = self.proc.returncode
+            return self.returncode
+        self.send_signal(sig)
+        rc = self.wait_exit(timeout)
+        if rc is None:
+            self.kill()
+        return rc
+
+    def close_log(self):
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_text().splitlines()
+        return "\n".join(text[-lines:]) or "(empty log)"
+
+    def __repr__(self):
+        return f"<EvaldServer {self.name} port={self.port} pid={self.proc and self.proc.pid}>"
+
+
+def default_env(port: int) -> dict:
+    return {"HOST": "127.0.0.1", "PORT": str(port), "ENVIRONMENT": "test", "LOG_FORMAT": "json",
+            "THREADS": "2"}
+
+
+class Launcher:
+    """Starts servers under one base directory and stops the ones still running at teardown."""
+
+    def __init__(self, base_dir: Path):
+        self.base_dir = base_dir
+        self.servers: list[EvaldServer] = []
+
+    def __call__(self, env: dict | None = None, args=(), dotenv: str | None = None,
+                 ready_port: int | None = None, wait: bool = True) -> EvaldServer:
+        full = default_env(free_port())
+        full.update(env or {})
+        srv = EvaldServer(self.base_dir, clean_env(full), args, dotenv, ready_port)
+        self.servers.append(srv)
+        return srv.start(wait=wait)
+
+    def teardown(self) -> list[str]:
+        problems = []
+        for srv in self.servers:
+            was_running = srv.running
+            rc = srv.stop()
+            srv.close_log()
+            if was_running and rc != 0:
+                what = "did not exit within 10 s of SIGTERM (killed)" if rc is None else \
+                    f"exited with {rc} after SIGTERM"
+                problems.append(f"{srv.name} {what}; log:\n{srv.log_tail()}")
+        return problems
+
+
+@pytest.fixture
+def evald(tmp_path):
+    """Factory: evald(env={...}, args=[...], dotenv=None, ready_port=None) -> EvaldServer."""
+    launcher = Launcher(tmp_path)
+    yield launcher
+    problems = launcher.teardown()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def module_evald(tmp_path_factory):
+    launcher = Launcher(tmp_path_factory.mktemp("module-evald"))
+    yield launcher
+    problems = launcher.teardown()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def _session_launcher(tmp_path_factory):
+    launcher = Launcher(tmp_path_factory.mktemp("session-evald"))
+    yield launcher
+    problems = launcher.teardown()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def _session_server(_session_launcher):
+    return _session_launcher()
+
+
+@pytest.fixture
+def server(_session_server):
+    """The shared default server (ENVIRONMENT=test, THREADS=2, default limits)."""
+    assert _session_server.running, f"the shared server died; log:\n{_session_server.log_tail()}"
+    return _session_server
+
+
+def _servers_of(item) -> list[EvaldServer]:
+    found = []
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, EvaldServer):
+            found.append(value)
+        elif isinstance(value, Launcher):
+            found.extend(value.servers)
+    seen, out = set(), []
+    for s in found:
+        if id(s) not in seen:
+            seen.add(id(s))
+            out.append(s)
+    return out
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+    if rep.failed:
+        for srv in _servers_of(item):
+            rep.sections.append((f"{srv.name} log tail ({srv.log_path})", srv.log_tail()))
