@@ -3,7 +3,11 @@
 namespace evald::http {
 
 boost::asio::awaitable<Response> RouteTerminal::handle(Request& req, RequestContext& ctx) {
-  if (ctx.route) co_return co_await ctx.route->handler(req, ctx);
+  if (ctx.route) return ctx.route->handler(req, ctx);
+  return reply_unrouted(req, ctx);
+}
+
+boost::asio::awaitable<Response> RouteTerminal::reply_unrouted(Request& req, RequestContext& ctx) {
   if (!ctx.allow.empty()) {
     auto r = Response::from_error(ApiError::method_not_allowed());
     r.headers.set("Allow", ctx.allow);
@@ -17,7 +21,7 @@ boost::asio::awaitable<Response> Dispatcher::dispatch(Request& req, RequestConte
   ctx.route = match.route;
   ctx.path_params = std::move(match.params);
   ctx.allow = std::move(match.allow);
-  co_return co_await pipeline_->run(req, ctx);
+  return pipeline_->run(req, ctx);
 }
 
 }  // namespace evald::http

@@ -13,6 +13,9 @@ namespace evald::http {
 class RouteTerminal final : public Terminal {
  public:
   boost::asio::awaitable<Response> handle(Request& req, RequestContext& ctx) override;
+
+ private:
+  static boost::asio::awaitable<Response> reply_unrouted(Request& req, RequestContext& ctx);
 };
 
 class Dispatcher {

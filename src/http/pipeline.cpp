@@ -2,11 +2,13 @@
 
 namespace evald::http {
 
+// Not coroutines themselves: each step hands back the next layer's awaitable, so a request
+// costs one coroutine frame per middleware, not two.
 boost::asio::awaitable<Response> Next::operator()(Request& req, RequestContext& ctx) const {
   if (index_ < pipeline_->chain_.size()) {
-    co_return co_await pipeline_->chain_[index_]->handle(req, ctx, Next(pipeline_, index_ + 1));
+    return pipeline_->chain_[index_]->handle(req, ctx, Next(pipeline_, index_ + 1));
   }
-  co_return co_await pipeline_->terminal_->handle(req, ctx);
+  return pipeline_->terminal_->handle(req, ctx);
 }
 
 Pipeline::Pipeline(std::vector<std::unique_ptr<Middleware>> chain,
@@ -14,7 +16,7 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<Middleware>> chain,
     : chain_(std::move(chain)), terminal_(std::move(terminal)) {}
 
 boost::asio::awaitable<Response> Pipeline::run(Request& req, RequestContext& ctx) const {
-  co_return co_await Next(this, 0)(req, ctx);
+  return Next(this, 0)(req, ctx);
 }
 
 std::vector<std::string_view> Pipeline::names() const {

@@ -1,32 +1,74 @@
 #include "log/log.hpp"
 
-#include <spdlog/async.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/details/null_mutex.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/base_sink.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <sstream>
 
 #include "core/json.hpp"
+#include "log/writer.hpp"
 
 namespace evald::log {
 namespace {
 
 std::atomic<bool> g_json{true};
+std::atomic<Writer*> g_writer{nullptr};
+
+constexpr std::size_t kAccessBatchBytes = 16 * 1024;
+constexpr const char* kJsonPattern =
+    R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","module":"%n",%v})";
+constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v";
 
 const char* const kModules[] = {"app",  "http", "access", "db",     "ratelimit",
                                 "auth", "mail", "health", "domain", "docs"};
 
+// Formats on the caller's thread and hands the line to the writer thread.
+class WriterSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    if (Writer* w = g_writer.load(std::memory_order_acquire)) {
+      w->submit(std::string(buf.data(), buf.size()));
+    } else {
+      (void)!::write(STDERR_FILENO, buf.data(), buf.size());
+    }
+  }
+  void flush_() override {}
+};
+
 struct State {
   std::mutex mu;
-  std::shared_ptr<spdlog::details::thread_pool> pool;
+  std::unique_ptr<Writer> writer;
   std::shared_ptr<spdlog::sinks::sink> sink;
+  std::shared_ptr<spdlog::logger> access;
 };
 
 State& state() {
   static State s;
   return s;
+}
+
+struct AccessBuffer {
+  std::string text;
+  std::time_t second = 0;
+  char stamp[24] = {};  // "2026-01-15T10:30:00."
+  ~AccessBuffer() {
+    if (Writer* w = g_writer.load(std::memory_order_acquire); w && !text.empty()) {
+      w->submit(std::move(text));
+    }
+  }
+};
+
+AccessBuffer& access_buffer() {
+  thread_local AccessBuffer buffer;
+  return buffer;
 }
 
 }  // namespace
@@ -36,9 +78,12 @@ void init(const LogSettings& settings) {
   std::lock_guard lock(st.mu);
   g_json = settings.format == "json";
   spdlog::drop_all();
-  // A bounded queue that drops the oldest line rather than ever blocking an I/O thread.
-  st.pool = std::make_shared<spdlog::details::thread_pool>(32768, 1);
-  st.sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  g_writer.store(nullptr);
+  st.writer = std::make_unique<Writer>(STDERR_FILENO);
+  g_writer.store(st.writer.get(), std::memory_order_release);
+  st.sink = std::make_shared<WriterSink>();
+  st.sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(
+      g_json ? kJsonPattern : kTextPattern, spdlog::pattern_time_type::utc));
 
   std::map<std::string, spdlog::level::level_enum> levels;
   auto default_level = spdlog::level::info;
@@ -53,46 +98,96 @@ void init(const LogSettings& settings) {
     }
   }
   for (const char* m : kModules) {
-    auto logger = std::make_shared<spdlog::async_logger>(
-        m, st.sink, st.pool, spdlog::async_overflow_policy::overrun_oldest);
+    auto logger = std::make_shared<spdlog::logger>(m, st.sink);
     auto it = levels.find(m);
     logger->set_level(it == levels.end() ? default_level : it->second);
-    logger->flush_on(spdlog::level::err);
     spdlog::register_logger(logger);
   }
-  spdlog::set_pattern(g_json ? R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","module":"%n",%v})"
-                             : "%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v",
-                      spdlog::pattern_time_type::utc);
+  st.access = spdlog::get("access");
 }
 
 void shutdown() {
   auto& st = state();
   std::lock_guard lock(st.mu);
-  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
+  flush_thread();
+  if (st.writer) st.writer->flush();
+  g_writer.store(nullptr, std::memory_order_release);
   spdlog::drop_all();
-  st.pool.reset();
+  st.access.reset();
+  st.writer.reset();
 }
 
 std::shared_ptr<spdlog::logger> get(std::string_view module) {
   auto l = spdlog::get(std::string(module));
-  if (!l) {
-    // Before init() (unit tests, early CLI errors): a plain synchronous logger.
-    l = spdlog::get("app");
-    if (!l) {
-      static std::once_flag once;
-      std::call_once(once, [] {
-        auto fallback = spdlog::stderr_logger_mt("app");
-        fallback->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","module":"%n",%v})",
-                              spdlog::pattern_time_type::utc);
-      });
-      l = spdlog::get("app");
-    }
+  if (l) return l;
+  // Before init() (unit tests, early CLI errors): a plain synchronous logger on stderr.
+  static std::once_flag once;
+  static std::shared_ptr<spdlog::logger> fallback;
+  std::call_once(once, [] {
+    auto sink = std::make_shared<WriterSink>();
+    sink->set_formatter(
+        std::make_unique<spdlog::pattern_formatter>(kJsonPattern, spdlog::pattern_time_type::utc));
+    fallback = std::make_shared<spdlog::logger>("app", sink);
+  });
+  return fallback;
+}
+
+bool access_enabled() {
+  const auto& a = state().access;
+  return a && a->should_log(spdlog::level::info);
+}
+
+void access(const Line& line) {
+  auto& b = access_buffer();
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  if (secs != b.second) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::strftime(b.stamp, sizeof b.stamp, "%Y-%m-%dT%H:%M:%S.", &tm);
+    b.second = secs;
   }
-  return l;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  char millis[4] = {static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                    static_cast<char>('0' + ms % 10), 0};
+  if (g_json.load(std::memory_order_relaxed)) {
+    b.text += "{\"ts\":\"";
+    b.text += b.stamp;
+    b.text += millis;
+    b.text += "Z\",\"level\":\"info\",\"module\":\"access\",";
+    b.text += line.str();
+    b.text += "}\n";
+  } else {
+    b.text += b.stamp;
+    b.text += millis;
+    b.text += "Z info  [access] ";
+    b.text += line.str();
+    b.text += '\n';
+  }
+  if (b.text.size() >= kAccessBatchBytes) flush_thread();
+}
+
+void flush_thread() {
+  auto& b = access_buffer();
+  if (b.text.empty()) return;
+  if (Writer* w = g_writer.load(std::memory_order_acquire)) {
+    std::string batch;
+    batch.reserve(kAccessBatchBytes + 1024);
+    batch.swap(b.text);
+    w->submit(std::move(batch));
+  } else {
+    b.text.clear();
+  }
+}
+
+std::uint64_t dropped_bytes() {
+  Writer* w = g_writer.load(std::memory_order_acquire);
+  return w ? w->dropped_bytes() : 0;
 }
 
 Line::Line(std::string_view message) : json_(g_json.load(std::memory_order_relaxed)) {
-  text_.reserve(128);
+  text_.reserve(192);
   if (json_) {
     text_ += "\"msg\":\"";
     json_escape_append(text_, message);

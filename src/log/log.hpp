@@ -21,6 +21,18 @@ void shutdown();
 /// The module's logger ("app", "http", "access", "db", ...). Valid after init().
 std::shared_ptr<spdlog::logger> get(std::string_view module);
 
+class Line;
+/// The access log: one line per request, appended to a per-thread buffer that goes to the
+/// writer thread in batches (one hand-off per batch, not per line). Cheap enough for every
+/// request of an I/O thread.
+bool access_enabled();
+void access(const Line& line);
+/// Hands this thread's buffered access lines to the writer (the I/O threads call it on their
+/// heartbeat and before they exit).
+void flush_thread();
+/// Log bytes dropped because the writer was more than its bound behind.
+std::uint64_t dropped_bytes();
+
 class Line {
  public:
   explicit Line(std::string_view message);

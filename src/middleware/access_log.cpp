@@ -9,13 +9,13 @@ namespace {
 
 class AccessLog final : public http::Middleware {
  public:
-  AccessLog() : logger_(log::get("access")) {}
+  AccessLog() = default;
   std::string_view name() const override { return "access_log"; }
 
   boost::asio::awaitable<http::Response> handle(http::Request& req, http::RequestContext& ctx,
                                                 http::Next next) override {
     http::Response res = co_await next(req, ctx);
-    if (logger_->should_log(spdlog::level::info)) {
+    if (log::access_enabled()) {
       const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now() - ctx.start)
                               .count();
@@ -29,13 +29,10 @@ class AccessLog final : public http::Middleware {
           .kv("duration_ms", static_cast<double>(micros) / 1000.0)
           .kv("client_ip", ctx.client_ip);
       if (res.error) line.kv("error_code", error_info(res.error->code).code);
-      logger_->info("{}", line);
+      log::access(line);
     }
     co_return res;
   }
-
- private:
-  std::shared_ptr<spdlog::logger> logger_;
 };
 
 }  // namespace

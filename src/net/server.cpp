@@ -167,6 +167,7 @@ class Service {
     asio::steady_timer timer(tc.ioc);
     for (;;) {
       state_->beat(tc.index, std::chrono::steady_clock::now());
+      log::flush_thread();
       timer.expires_after(kHeartbeatInterval);
       auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
@@ -461,7 +462,10 @@ void Server::run() {
   for (auto& tc : impl.threads) {
     asio::co_spawn(tc->ioc, impl.service.accept_loop(*tc), asio::detached);
     asio::co_spawn(tc->ioc, impl.service.heartbeat(*tc), asio::detached);
-    workers.emplace_back([t = tc.get()] { t->ioc.run(); });
+    workers.emplace_back([t = tc.get()] {
+      t->ioc.run();
+      log::flush_thread();
+    });
   }
   impl.log->info("{}", log::Line("listening")
                            .kv("host", impl.settings.server.host)
