@@ -23,7 +23,7 @@ run: build
 test: build format-check unit functional
 
 unit:
-	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 120
+	@scripts/with-postgres.sh sh -c "cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300"
 
 functional:
 	@$(PYTHON) -m pytest tests/functional -q -p no:cacheprovider

@@ -2,9 +2,28 @@
 
 namespace evald {
 
+db::DatabaseOptions database_options(const Settings& s) {
+  db::DatabaseOptions o;
+  o.url = s.db.url;
+  o.max_pool_size = s.db.max_pool_size;
+  o.min_pool_size = s.db.min_pool_size;
+  o.max_idle_time_ms = s.db.max_idle_time_ms;
+  o.pool_wait_ms = s.db.pool_wait_ms;
+  o.connect_timeout_ms = s.db.connect_timeout_ms;
+  o.statement_timeout_ms = s.db.statement_timeout_ms;
+  o.busy_timeout_ms = s.db.busy_timeout_ms;
+  o.slow_query_ms = s.db.slow_query_ms;
+  o.query_cache_ttl_seconds = s.db.query_cache_ttl_seconds;
+  o.query_cache_max_entries = s.db.query_cache_max_entries;
+  // A reader per worker thread that may run a query at once, within the pool bound.
+  o.readers = std::min(s.server.worker_threads, s.db.max_pool_size);
+  return o;
+}
+
 AppContext::AppContext(Settings s)
     : settings(std::move(s)),
       server_state(std::make_shared<net::ServerState>(settings.server.threads)),
-      workers(std::make_unique<net::WorkerPool>(settings.server.worker_threads)) {}
+      workers(std::make_unique<net::WorkerPool>(settings.server.worker_threads)),
+      db(db::open_database(database_options(settings), clock)) {}
 
 }  // namespace evald

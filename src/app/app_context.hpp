@@ -7,6 +7,7 @@
 
 #include "config/settings.hpp"
 #include "core/clock.hpp"
+#include "db/database.hpp"
 #include "net/server.hpp"
 #include "net/worker_pool.hpp"
 
@@ -19,13 +20,18 @@ struct BuildInfo {
 };
 const BuildInfo& build_info();
 
+/// The database options that DatabaseSettings and the worker pool imply.
+db::DatabaseOptions database_options(const Settings& s);
+
 struct AppContext {
+  /// Opens the database (throws with a clear message when it cannot).
   explicit AppContext(Settings s);
 
   Settings settings;
   RealClock clock;
   std::shared_ptr<net::ServerState> server_state;
   std::unique_ptr<net::WorkerPool> workers;
+  std::unique_ptr<db::Database> db;
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
 };
 

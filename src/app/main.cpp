@@ -1,17 +1,14 @@
-// evald: the Online Evaluation System backend. The CLI verbs and the composition root.
+// evald: the Online Evaluation System backend. Parses the command line and runs a verb.
 
 #include <CLI/CLI.hpp>
 #include <csignal>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
 #include "app/app_context.hpp"
-#include "app/pipeline_order.hpp"
-#include "log/log.hpp"
-#include "net/server.hpp"
+#include "app/commands.hpp"
 
 namespace {
 
@@ -37,13 +34,15 @@ void add_setting_flags(CLI::App* cmd, CommonOptions& opts) {
       "read settings from this file instead of ./.env");
   for (const auto& info : setting_infos()) {
     const std::string name = info.name;
+    std::string help = info.help + " (" + name;
+    if (!info.default_value.empty()) help += ", default " + info.default_value;
     cmd->add_option_function<std::string>(
         "--" + kebab(name), [&opts, name](const std::string& v) { opts.flags[name] = v; },
-        info.help + " (" + name + ")");
+        help + ")");
   }
 }
 
-// Loads and validates the configuration; prints every problem and exits on failure.
+// Loads and validates the configuration; prints every problem and exits 2 on failure.
 Settings load_or_exit(const CommonOptions& opts) {
   ConfigSources sources;
   std::vector<std::string> errors;
@@ -67,36 +66,6 @@ Settings load_or_exit(const CommonOptions& opts) {
   return loaded.settings;
 }
 
-int serve(const CommonOptions& opts) {
-  Settings settings = load_or_exit(opts);
-  if (!settings.server.tls_cert_file.empty()) {
-    std::cerr << "evald: invalid configuration: TLS_CERT_FILE: serving HTTPS directly is not "
-                 "available in this build; terminate TLS at a proxy\n";
-    return 2;
-  }
-  log::init(settings.log);
-  auto lg = log::get("app");
-  int code = 0;
-  try {
-    AppContext app(std::move(settings));
-    lg->info("{}", log::Line("starting")
-                       .kv("version", build_info().version)
-                       .kv("commit", build_info().commit)
-                       .kv("environment", to_string(app.settings.environment)));
-    auto dispatcher = build_dispatcher(app);
-    net::Server server(app.settings, dispatcher, app.server_state);
-    server.bind();
-    server.run();
-    app.workers->stop();
-  } catch (const std::exception& e) {
-    lg->critical("{}", log::Line("fatal").kv("what", e.what()));
-    std::cerr << "evald: " << e.what() << "\n";
-    code = 1;
-  }
-  log::shutdown();
-  return code;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,9 +75,24 @@ int main(int argc, char** argv) {
   bool version = false;
   cli.add_flag("--version", version, "print the version and exit");
 
-  CommonOptions serve_opts;
+  CommonOptions opts;
   auto* serve_cmd = cli.add_subcommand("serve", "serve the HTTP API");
-  add_setting_flags(serve_cmd, serve_opts);
+  add_setting_flags(serve_cmd, opts);
+
+  auto* migrate_cmd = cli.add_subcommand("migrate", "create or upgrade the schema and indexes");
+  add_setting_flags(migrate_cmd, opts);
+
+  std::string backup_out;
+  auto* backup_cmd = cli.add_subcommand("backup", "write a verified backup of every table");
+  backup_cmd->add_option("--out", backup_out, "backup file to write")->required();
+  add_setting_flags(backup_cmd, opts);
+
+  std::string restore_file;
+  bool restore_force = false;
+  auto* restore_cmd = cli.add_subcommand("restore", "restore a backup into the database");
+  restore_cmd->add_option("file", restore_file, "backup file to read")->required();
+  restore_cmd->add_flag("--force", restore_force, "replace the contents of a non-empty database");
+  add_setting_flags(restore_cmd, opts);
 
   try {
     cli.parse(argc, argv);
@@ -119,7 +103,10 @@ int main(int argc, char** argv) {
     std::cout << "evald " << build_info().version << " (" << build_info().commit << ")\n";
     return 0;
   }
-  if (serve_cmd->parsed()) return serve(serve_opts);
+  if (serve_cmd->parsed()) return cli::serve(load_or_exit(opts));
+  if (migrate_cmd->parsed()) return cli::migrate(load_or_exit(opts));
+  if (backup_cmd->parsed()) return cli::backup(load_or_exit(opts), backup_out);
+  if (restore_cmd->parsed()) return cli::restore(load_or_exit(opts), restore_file, restore_force);
   std::cout << cli.help();
   return 0;
 }

@@ -1,0 +1,120 @@
+#include "app/commands.hpp"
+
+#include <iostream>
+
+#include "app/app_context.hpp"
+#include "app/pipeline_order.hpp"
+#include "db/backup.hpp"
+#include "db/migrations.hpp"
+#include "log/log.hpp"
+#include "net/server.hpp"
+
+namespace evald::cli {
+namespace {
+
+// A one-line message for the operator: the client-safe message, or the internal one when
+// that is what explains it (CLI output is the operator's, not a client's).
+std::string describe(const ApiError& e) {
+  if (e.internal_detail.empty() || e.internal_detail == e.message) return e.message;
+  return e.message + ": " + e.internal_detail;
+}
+
+int fail(const std::string& message) {
+  std::cerr << "evald: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int serve(const Settings& settings) {
+  if (!settings.server.tls_cert_file.empty()) {
+    std::cerr << "evald: invalid configuration: TLS_CERT_FILE: serving HTTPS directly is not "
+                 "available in this build; terminate TLS at a proxy\n";
+    return 2;
+  }
+  log::init(settings.log);
+  auto lg = log::get("app");
+  int code = 0;
+  try {
+    AppContext app(settings);
+    lg->info("{}", log::Line("starting")
+                       .kv("version", build_info().version)
+                       .kv("commit", build_info().commit)
+                       .kv("environment", to_string(app.settings.environment))
+                       .kv("database", to_string(app.db->engine())));
+    if (app.settings.db.migrate_on_start) {
+      auto m = db::migrate(*app.db);
+      if (!m) throw std::runtime_error(describe(m.error()));
+      if (!m->applied.empty()) {
+        lg->info("{}", log::Line("migrated").kv("from", m->from).kv("to", m->to));
+      }
+    } else {
+      auto v = db::current_schema_version(*app.db);
+      if (!v) throw std::runtime_error(describe(v.error()));
+      if (*v != db::latest_schema_version()) {
+        throw std::runtime_error(
+            "database schema is version " + std::to_string(*v) + ", this evald needs " +
+            std::to_string(db::latest_schema_version()) + "; run 'evald migrate'");
+      }
+    }
+    auto dispatcher = build_dispatcher(app);
+    net::Server server(app.settings, dispatcher, app.server_state);
+    server.bind();
+    server.run();
+    app.workers->stop();
+  } catch (const std::exception& e) {
+    lg->critical("{}", log::Line("fatal").kv("what", e.what()));
+    log::shutdown();
+    return fail(e.what());
+  }
+  log::shutdown();
+  return code;
+}
+
+int migrate(const Settings& settings) {
+  try {
+    RealClock clock;
+    auto db = db::open_database(database_options(settings), clock);
+    auto m = db::migrate(*db);
+    if (!m) return fail(describe(m.error()));
+    if (m->applied.empty()) {
+      std::cout << "schema is up to date (version " << m->to << ")\n";
+    } else {
+      std::cout << "migrated schema from version " << m->from << " to " << m->to << "\n";
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}
+
+int backup(const Settings& settings, const std::string& out) {
+  try {
+    RealClock clock;
+    auto db = db::open_database(database_options(settings), clock);
+    auto info = db::write_backup(*db, out, build_info().version);
+    if (!info) return fail("backup failed: " + describe(info.error()));
+    std::cout << "wrote " << info->path << ": " << info->rows << " rows in "
+              << info->table_rows.size() << " tables, " << info->size_bytes << " bytes, sha256 "
+              << info->sha256 << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}
+
+int restore(const Settings& settings, const std::string& file, bool force) {
+  try {
+    RealClock clock;
+    auto db = db::open_database(database_options(settings), clock);
+    auto info = db::restore_backup(*db, file, db::RestoreOptions{force});
+    if (!info) return fail("restore refused: " + describe(info.error()));
+    std::cout << "restored " << info->rows << " rows in " << info->table_rows.size()
+              << " tables from " << file << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}
+
+}  // namespace evald::cli

@@ -1,0 +1,15 @@
+#pragma once
+/// The CLI verbs of evald. Each returns the process exit status.
+
+#include <string>
+
+#include "config/settings.hpp"
+
+namespace evald::cli {
+
+int serve(const Settings& settings);
+int migrate(const Settings& settings);
+int backup(const Settings& settings, const std::string& out);
+int restore(const Settings& settings, const std::string& file, bool force);
+
+}  // namespace evald::cli
