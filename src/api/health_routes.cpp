@@ -1,6 +1,8 @@
 #include <boost/json.hpp>
 
+#include <mutex>
 #include "api/routes.hpp"
+#include "db/migrations.hpp"
 
 namespace evald::api {
 namespace {
@@ -8,6 +10,39 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::chrono::milliseconds kStalledLoopThreshold{5000};
+// Readiness answers from a result this young without asking the database again, so that a
+// storm of probes costs one query a second.
+constexpr std::chrono::milliseconds kReadinessReuse{1000};
+
+struct ReadinessCache {
+  std::mutex mu;
+  std::chrono::steady_clock::time_point at{};
+  unsigned status = 0;
+  std::string body;
+};
+
+json::object check_database(AppContext& app) {
+  json::object db;
+  const auto start = std::chrono::steady_clock::now();
+  auto version = db::current_schema_version(*app.db);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  db["engine"] = db::to_string(app.db->engine());
+  db["response_time_ms"] = ms;
+  if (!version) {
+    db["status"] = "fail";
+    db["detail"] = version.error().message;
+    return db;
+  }
+  db["schema_version"] = *version;
+  if (*version != db::latest_schema_version()) {
+    db["status"] = "fail";
+    db["detail"] = "schema is not at version " + std::to_string(db::latest_schema_version());
+  } else {
+    db["status"] = "pass";
+  }
+  return db;
+}
 
 json::value status_schema() {
   return json::parse(R"({"type":"object","required":["status"],
@@ -68,6 +103,55 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
     co_return http::Response::json(alive ? 200 : 503, json::serialize(body));
   };
   routes.push_back(std::move(live));
+
+  http::RouteSpec ready;
+  ready.method = "GET";
+  ready.path = "/health/ready";
+  ready.summary = "Readiness";
+  ready.description =
+      "Ready to take traffic: the database answers and its schema is current, and the process "
+      "is not draining. 503 names the failing check. A result is reused for one second.";
+  ready.tag = "Health";
+  ready.is_public = true;
+  ready.rate_category = http::RateCategory::kExempt;
+  ready.responses.push_back(
+      {200, "Ready", "application/json",
+       json::parse(R"({"type":"object","required":["status","checks"],"properties":{
+         "status":{"type":"string","enum":["ready"]},"checks":{"type":"object"}}})"),
+       json::parse(R"({"status":"ready","checks":{"database":{"status":"pass","engine":"sqlite",
+         "response_time_ms":0.4,"schema_version":1}}})")});
+  ready.responses.push_back({503, "Not ready", "application/json", {}, {}});
+  auto cache = std::make_shared<ReadinessCache>();
+  ready.handler = [&app, cache](http::Request&,
+                                http::RequestContext&) -> boost::asio::awaitable<http::Response> {
+    if (app.server_state->draining()) {
+      co_return http::Response::json(
+          503,
+          R"({"status":"not_ready","checks":{"shutdown":{"status":"fail","detail":"draining"}}})");
+    }
+    {
+      std::lock_guard lock(cache->mu);
+      if (cache->status && std::chrono::steady_clock::now() - cache->at < kReadinessReuse) {
+        co_return http::Response::json(cache->status, cache->body);
+      }
+    }
+    json::object db = co_await app.workers->run([&app] { return check_database(app); });
+    const bool ok = db.at("status") == "pass";
+    json::object body;
+    body["status"] = ok ? "ready" : "not_ready";
+    json::object checks;
+    checks["database"] = std::move(db);
+    body["checks"] = std::move(checks);
+    auto text = json::serialize(body);
+    {
+      std::lock_guard lock(cache->mu);
+      cache->at = std::chrono::steady_clock::now();
+      cache->status = ok ? 200 : 503;
+      cache->body = text;
+    }
+    co_return http::Response::json(ok ? 200 : 503, std::move(text));
+  };
+  routes.push_back(std::move(ready));
   return routes;
 }
 

@@ -24,6 +24,12 @@ AppContext::AppContext(Settings s)
     : settings(std::move(s)),
       server_state(std::make_shared<net::ServerState>(settings.server.threads)),
       workers(std::make_unique<net::WorkerPool>(settings.server.worker_threads)),
-      db(db::open_database(database_options(settings), clock)) {}
+      db(db::open_database(database_options(settings), clock)) {
+  if (!settings.db.backup_dir.empty()) {
+    backups = std::make_unique<db::BackupScheduler>(
+        *db, clock, settings.db.backup_dir, std::chrono::hours(settings.db.backup_interval_hours),
+        settings.db.backup_keep, build_info().version);
+  }
+}
 
 }  // namespace evald

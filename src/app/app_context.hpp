@@ -7,6 +7,7 @@
 
 #include "config/settings.hpp"
 #include "core/clock.hpp"
+#include "db/backup_scheduler.hpp"
 #include "db/database.hpp"
 #include "net/server.hpp"
 #include "net/worker_pool.hpp"
@@ -32,6 +33,8 @@ struct AppContext {
   std::shared_ptr<net::ServerState> server_state;
   std::unique_ptr<net::WorkerPool> workers;
   std::unique_ptr<db::Database> db;
+  /// Present when BACKUP_DIR is set.
+  std::unique_ptr<db::BackupScheduler> backups;
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
 };
 

@@ -60,7 +60,9 @@ int serve(const Settings& settings) {
     auto dispatcher = build_dispatcher(app);
     net::Server server(app.settings, dispatcher, app.server_state);
     server.bind();
+    if (app.backups) app.backups->start();
     server.run();
+    if (app.backups) app.backups->stop();
     app.workers->stop();
   } catch (const std::exception& e) {
     lg->critical("{}", log::Line("fatal").kv("what", e.what()));
