@@ -84,14 +84,7 @@ Status Database::write(const TxFn& fn) {
 Status Database::read(const TxFn& fn) { return run_read(fn); }
 
 Result<Rows> Database::query(std::string_view sql, const Params& params) {
-  std::optional<Result<Rows>> out;
-  auto st = run_read([&](Tx& tx) -> Status {
-    out.emplace(tx.query(sql, params));
-    if (!*out) return out->error();
-    return Ok{};
-  });
-  if (!st) return st.error();
-  return std::move(*out);
+  return run_single(sql, params);
 }
 
 Result<Rows> Database::cached_query(std::string_view sql, const Params& params,

@@ -118,6 +118,8 @@ class Database {
   /// Engine part: run fn in a transaction; report the tables written on success.
   virtual Status run_write(const TxFn& fn, std::vector<std::string>& written) = 0;
   virtual Status run_read(const TxFn& fn) = 0;
+  /// One statement on its own (autocommit): a single statement needs no BEGIN and COMMIT.
+  virtual Result<Rows> run_single(std::string_view sql, const Params& params) = 0;
 
   std::unique_ptr<QueryMonitor> monitor_;
   std::unique_ptr<QueryCache> cache_;

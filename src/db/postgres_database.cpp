@@ -63,6 +63,7 @@ struct PgConn {
   std::unordered_map<std::string, std::string> prepared;  // sql -> statement name
   Clock_::time_point last_used = Clock_::now();
   bool broken = false;
+  std::uint64_t statements_run = 0;
   ~PgConn() {
     if (conn) PQfinish(conn);
   }
@@ -94,6 +95,7 @@ class PgTx final : public Tx {
 
   Result<Rows> query(std::string_view sql, const Params& params) override {
     const auto start = Clock_::now();
+    ++c_.statements_run;
     auto r = run(sql, params);
     m_.record(sql, Clock_::now() - start, r.ok());
     if (r && written_) {
@@ -235,6 +237,28 @@ class PostgresDatabase final : public Database {
   }
   Status run_read(const TxFn& fn) override {
     return run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", fn, nullptr);
+  }
+
+  Result<Rows> run_single(std::string_view sql, const Params& params) override {
+    for (unsigned attempt = 0;; ++attempt) {
+      auto acquired = acquire();
+      if (!acquired) return std::move(acquired).error();
+      std::unique_ptr<PgConn> conn = std::move(acquired.value());
+      struct Return {
+        PostgresDatabase* self;
+        std::unique_ptr<PgConn>& c;
+        ~Return() { self->release(std::move(c)); }
+      } ret{this, conn};
+      const bool was_idle = conn->statements_run > 0;
+      PgTx tx(*conn, *monitor_, nullptr);
+      auto r = tx.query(sql, params);
+      // A pooled connection that died while idle (PostgreSQL restarted) fails at once: retry a
+      // read on a fresh one. A write is not retried: it may have run before the loss.
+      if (!r && conn->broken && was_idle && !written_table(sql) && attempt < o_.max_pool_size) {
+        continue;
+      }
+      return r;
+    }
   }
 
  private:

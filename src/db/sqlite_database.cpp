@@ -290,6 +290,17 @@ class SqliteDatabase final : public Database {
     return Ok{};
   }
 
+  Result<Rows> run_single(std::string_view sql, const Params& params) override {
+    auto conn = acquire();
+    struct Return {
+      SqliteDatabase* self;
+      std::unique_ptr<Connection>& c;
+      ~Return() { self->release(std::move(c)); }
+    } ret{this, conn};
+    SqliteTx tx(*conn, *monitor_, nullptr);
+    return tx.query(sql, params);
+  }
+
   Status run_read(const TxFn& fn) override {
     auto conn = acquire();
     struct Return {
