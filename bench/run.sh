@@ -56,6 +56,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 held=$(/usr/bin/python3 bench/hold_connections.py "$evald_port" "$evald_pid" 1000 /health/ping)
+kill "$evald_pid" 2>/dev/null || true
 
 /usr/bin/python3 - "$work/results" "$idle_rss" "$held" "$ROUNDS" "$DURATION" "$CONNECTIONS" <<'PY'
 import re, statistics, sys
@@ -78,3 +79,26 @@ answered, rss = held.split()
 print(f"evald resident memory: idle {int(idle)/1024:.1f} MiB; with {answered} open keep-alive "
       f"connections {int(rss)/1024:.1f} MiB")
 PY
+
+# Storage: queries/s from the worker pool over 100,000 rows, both engines, cache off and on.
+if [[ "${SKIP_DB:-0}" != 1 ]]; then
+  pg_dir="$work/pg"
+  pg_url=$(scripts/test-postgres.sh start "$pg_dir")
+  DB_SECONDS=${DB_SECONDS:-5}
+  { build/db_bench "sqlite://$work/db-bench.sqlite" "$DB_SECONDS"
+    build/db_bench "$pg_url" "$DB_SECONDS"; } 2>/dev/null > "$work/db-results"
+  scripts/test-postgres.sh kill "$pg_dir"
+  echo
+  echo "storage: queries/s from the worker pool (8 threads, 64 in flight), 100,000 companies"
+  /usr/bin/python3 - "$work/db-results" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    _, engine, query, mode, qps = line.split()
+    rows[(engine, query, mode)] = float(qps)
+print(f"{'engine':<11} {'query':<32} {'no cache':>10} {'cache':>10}")
+for engine in ("sqlite", "postgresql"):
+    for query, label in (("pk_lookup", "lookup by primary key"), ("list50", "50-row filtered, ordered list")):
+        print(f"{engine:<11} {label:<32} {rows[(engine, query, 'nocache')]:>10.0f} {rows[(engine, query, 'cache')]:>10.0f}")
+PY
+fi
