@@ -82,7 +82,7 @@ PY
 
 # Storage: queries/s from the worker pool over 100,000 rows, both engines, cache off and on.
 if [[ "${SKIP_DB:-0}" != 1 ]]; then
-  pg_dir="$work/pg"
+  pg_dir=$(mktemp -d /tmp/evald-bench-pg.XXXXXX)  # directly in /tmp: the postgres user must enter it
   pg_url=$(scripts/test-postgres.sh start "$pg_dir")
   DB_SECONDS=${DB_SECONDS:-5}
   { build/db_bench "sqlite://$work/db-bench.sqlite" "$DB_SECONDS"
