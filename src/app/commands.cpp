@@ -51,6 +51,11 @@ int serve(const Settings& settings) {
     } else {
       auto v = db::current_schema_version(*app.db);
       if (!v) throw std::runtime_error(describe(v.error()));
+      if (*v > db::latest_schema_version()) {
+        throw std::runtime_error("the database schema (version " + std::to_string(*v) +
+                                 ") is newer than this evald supports (version " +
+                                 std::to_string(db::latest_schema_version()) + "); upgrade evald");
+      }
       if (*v != db::latest_schema_version()) {
         throw std::runtime_error(
             "database schema is version " + std::to_string(*v) + ", this evald needs " +

@@ -276,6 +276,15 @@ const char* const kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
     "name TEXT NOT NULL, applied_at TEXT NOT NULL)";
 
+// Serialises migrators on PostgreSQL for the rest of the transaction (SQLite's single writer
+// already does).
+Status lock_migrations(Database& db, Tx& tx) {
+  if (db.engine() != Engine::kPostgres) return Ok{};
+  auto lock = tx.query("SELECT pg_advisory_xact_lock(4242001)");
+  if (!lock) return std::move(lock).error();
+  return Ok{};
+}
+
 Result<int> read_version(Tx& tx) {
   auto rows = tx.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations");
   if (!rows) return std::move(rows).error();
@@ -302,7 +311,11 @@ Result<int> current_schema_version(Database& db) {
 Result<MigrateReport> migrate(Database& db, std::optional<int> target) {
   const int goal = target.value_or(latest_schema_version());
   MigrateReport report;
-  if (auto st = db.write([](Tx& tx) { return tx.script(kCreateMigrationsTable); }); !st) {
+  if (auto st = db.write([&](Tx& tx) -> Status {
+        if (auto lock = lock_migrations(db, tx); !lock) return lock;
+        return tx.script(kCreateMigrationsTable);
+      });
+      !st) {
     return st.error();
   }
   auto before = current_schema_version(db);
@@ -322,11 +335,7 @@ Result<MigrateReport> migrate(Database& db, std::optional<int> target) {
     bool applied = false;
     auto st = db.write([&](Tx& tx) -> Status {
       // Two processes may migrate at once: serialise them and re-check inside the transaction.
-      if (db.engine() == Engine::kPostgres) {
-        if (auto lock = tx.query("SELECT pg_advisory_xact_lock(4242001)"); !lock) {
-          return std::move(lock).error();
-        }
-      }
+      if (auto lock = lock_migrations(db, tx); !lock) return lock;
       auto current = read_version(tx);
       if (!current) return std::move(current).error();
       if (*current >= m.version) return Ok{};

@@ -76,11 +76,12 @@ Value convert(PGresult* res, int row, int col) {
     case 20:  // int8
     case 21:  // int2
     case 23:  // int4
-      return std::int64_t{std::stoll(v)};
+      return std::int64_t{std::strtoll(v, nullptr, 10)};
     case 700:   // float4
     case 701:   // float8
     case 1700:  // numeric
-      return std::stod(v);
+      // strtod, not stod: a subnormal such as 5e-324 is a value, not an exception.
+      return std::strtod(v, nullptr);
     case 16:  // bool
       return std::int64_t{v[0] == 't' ? 1 : 0};
     default:

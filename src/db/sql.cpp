@@ -1,6 +1,8 @@
 #include "db/sql.hpp"
 
 #include <cctype>
+#include <cstdint>
+#include <cstring>
 
 namespace evald::db {
 
@@ -91,9 +93,13 @@ std::string cache_key(std::string_view sql, const Params& params) {
       case 1:
         key += 'i' + std::to_string(std::get<1>(p));
         break;
-      case 2:
-        key += 'd' + std::to_string(std::get<2>(p));
+      case 2: {  // the exact bits: two doubles that print alike are still different keys
+        std::uint64_t bits = 0;
+        const double d = std::get<2>(p);
+        std::memcpy(&bits, &d, sizeof bits);
+        key += 'd' + std::to_string(bits);
         break;
+      }
       case 3:
         key += 's' + std::to_string(std::get<3>(p).size()) + ':';
         key += std::get<3>(p);

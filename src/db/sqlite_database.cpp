@@ -73,6 +73,9 @@ class Connection {
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout_ms));
     if (writer) must("PRAGMA journal_mode=WAL");
+    // Readers serve read() and query(): a write through them would bypass the writer's lock
+    // and the cache invalidation, so SQLite itself refuses it.
+    if (!writer) must("PRAGMA query_only=ON");
     must("PRAGMA foreign_keys=ON");
     must("PRAGMA synchronous=NORMAL");
   }

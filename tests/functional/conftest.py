@@ -279,3 +279,48 @@ def pytest_runtest_makereport(item, call):
     if rep.failed:
         for srv in _servers_of(item):
             rep.sections.append((f"{srv.name} log tail ({srv.log_path})", srv.log_tail()))
+
+
+# --- PostgreSQL (storage tests) ---------------------------------------------------------------
+
+PG_SCRIPT = REPO / "scripts" / "test-postgres.sh"
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throw-away PostgreSQL cluster on loopback for the session (scripts/test-postgres.sh);
+    its URL names the empty database evald_test. The cluster is killed at the end."""
+    import tempfile
+    # Not under pytest's tmp dir: that is private to the runner's user, and as root the server
+    # runs as the postgres user, which must reach its directory.
+    cluster = Path(tempfile.mkdtemp(prefix="evald-pg-", dir="/tmp"))
+    try:
+        started = subprocess.run([str(PG_SCRIPT), "start", str(cluster)], capture_output=True,
+                                 text=True, timeout=120, stdin=subprocess.DEVNULL)
+        if started.returncode != 0:
+            pytest.fail(f"cannot start PostgreSQL: {started.stderr.strip()}", pytrace=False)
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([str(PG_SCRIPT), "kill", str(cluster)], capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+
+
+def _psql(url: str, sql: str) -> str:
+    p = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-A", "-t", "-q", "-c", sql],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, f"psql failed: {p.stderr}"
+    return p.stdout
+
+
+@pytest.fixture
+def fresh_pg_url(postgres_url):
+    """A new, empty PostgreSQL database of the session cluster, for one test."""
+    name = f"evald_t{next(_counter)}_{os.getpid()}"
+    _psql(postgres_url, f"CREATE DATABASE {name}")
+    return postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def psql():
+    """psql(url, sql) -> the unaligned, tuples-only output."""
+    return _psql
