@@ -24,7 +24,10 @@ AppContext::AppContext(Settings s)
     : settings(std::move(s)),
       server_state(std::make_shared<net::ServerState>(settings.server.threads)),
       workers(std::make_unique<net::WorkerPool>(settings.server.worker_threads)),
-      db(db::open_database(database_options(settings), clock)) {
+      db(db::open_database(database_options(settings), clock)),
+      // Hashes at once: about one per core, each holding 19 MiB.
+      auth(std::make_unique<auth::AuthService>(*db, clock, settings.auth,
+                                               std::max(2u, settings.server.threads))) {
   if (!settings.db.backup_dir.empty()) {
     backups = std::make_unique<db::BackupScheduler>(
         *db, clock, settings.db.backup_dir, std::chrono::hours(settings.db.backup_interval_hours),

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/service.hpp"
 #include "config/settings.hpp"
 #include "core/clock.hpp"
 #include "db/backup_scheduler.hpp"
@@ -33,6 +34,7 @@ struct AppContext {
   std::shared_ptr<net::ServerState> server_state;
   std::unique_ptr<net::WorkerPool> workers;
   std::unique_ptr<db::Database> db;
+  std::unique_ptr<auth::AuthService> auth;
   /// Present when BACKUP_DIR is set.
   std::unique_ptr<db::BackupScheduler> backups;
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();

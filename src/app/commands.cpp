@@ -19,6 +19,13 @@ std::string describe(const ApiError& e) {
   return e.message + ": " + e.internal_detail;
 }
 
+// "; password: Password is too common" for each field problem.
+std::string detail_list(const ApiError& e) {
+  std::string out;
+  for (const auto& d : e.details) out += "; " + d.field + ": " + d.message;
+  return out;
+}
+
 int fail(const std::string& message) {
   std::cerr << "evald: " << message << "\n";
   return 1;
@@ -61,6 +68,13 @@ int serve(const Settings& settings) {
             "database schema is version " + std::to_string(*v) + ", this evald needs " +
             std::to_string(db::latest_schema_version()) + "; run 'evald migrate'");
       }
+    }
+    if (auto made = app.auth->bootstrap_admin(); !made) {
+      throw std::runtime_error("cannot create the first admin from ADMIN_LOGIN_ID: " +
+                               describe(made.error()) + detail_list(made.error()));
+    } else if (*made) {
+      lg->info("{}",
+               log::Line("first admin created").kv("login_id", app.settings.auth.admin_login_id));
     }
     auto dispatcher = build_dispatcher(app);
     net::Server server(app.settings, dispatcher, app.server_state);
@@ -118,6 +132,26 @@ int restore(const Settings& settings, const std::string& file, bool force) {
     if (!info) return fail("restore refused: " + describe(info.error()));
     std::cout << "restored " << info->rows << " rows in " << info->table_rows.size()
               << " tables from " << file << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}
+
+int create_user(const Settings& settings, const std::string& login_id, const std::string& role,
+                const std::string& email, const std::string& name) {
+  try {
+    std::string password;
+    std::getline(std::cin, password);
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    RealClock clock;
+    auto db = db::open_database(database_options(settings), clock);
+    if (auto m = db::migrate(*db); !m) return fail(describe(m.error()));
+    auth::AuthService auth(*db, clock, settings.auth, 1);
+    auto user = auth.create_user(login_id, email, name, role, password);
+    if (!user)
+      return fail("cannot create user: " + describe(user.error()) + detail_list(user.error()));
+    std::cout << "created " << user->role << " " << user->login_id << " (" << user->id << ")\n";
     return 0;
   } catch (const std::exception& e) {
     return fail(e.what());

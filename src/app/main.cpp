@@ -94,6 +94,16 @@ int main(int argc, char** argv) {
   restore_cmd->add_flag("--force", restore_force, "replace the contents of a non-empty database");
   add_setting_flags(restore_cmd, opts);
 
+  std::string user_login, user_role, user_email, user_name;
+  auto* user_cmd = cli.add_subcommand("user", "manage users");
+  auto* user_create = user_cmd->add_subcommand("create", "create a user; password from stdin");
+  user_cmd->require_subcommand(1);
+  user_create->add_option("--login-id", user_login, "login id")->required();
+  user_create->add_option("--role", user_role, "admin, secretary or evaluator")->required();
+  user_create->add_option("--email", user_email, "email address")->required();
+  user_create->add_option("--name", user_name, "display name (default: the login id)");
+  add_setting_flags(user_create, opts);
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -107,6 +117,9 @@ int main(int argc, char** argv) {
   if (migrate_cmd->parsed()) return cli::migrate(load_or_exit(opts));
   if (backup_cmd->parsed()) return cli::backup(load_or_exit(opts), backup_out);
   if (restore_cmd->parsed()) return cli::restore(load_or_exit(opts), restore_file, restore_force);
+  if (user_create->parsed()) {
+    return cli::create_user(load_or_exit(opts), user_login, user_role, user_email, user_name);
+  }
   std::cout << cli.help();
   return 0;
 }

@@ -58,6 +58,30 @@ std::string new_request_id() {
   return to_hex(raw.data(), raw.size());
 }
 
+std::string new_uuid() {
+  std::array<unsigned char, 16> b{};
+  secure_random(b.data(), b.size());
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  const std::string h = to_hex(b.data(), b.size());
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  return to_hex(out, sizeof out);
+}
+
+std::string random_token_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  secure_random(raw.data(), raw.size());
+  auto hex = to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  sodium_memzero(raw.data(), raw.size());
+  return hex;
+}
+
 bool is_sane_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (unsigned char c : id) {

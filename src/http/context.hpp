@@ -1,6 +1,7 @@
 #pragma once
 /// Per-request state shared by the middleware and the handler.
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,13 @@
 namespace evald::http {
 
 struct RouteSpec;
+
+/// The signed-in caller, set by the authentication layer.
+struct Principal {
+  std::string user_id;
+  std::string role;
+  std::string session_id;  ///< the public (hashed) session id
+};
 
 struct RequestContext {
   std::string request_id;
@@ -23,8 +31,9 @@ struct RequestContext {
   std::vector<std::pair<std::string, std::string>> path_params;
   /// When the path exists but not for this method: the Allow header value.
   std::string allow;
-  /// Set by authentication (a later layer): responses of signed-in requests are not cached.
+  /// Set by authentication: responses of signed-in requests are not cached.
   bool authenticated = false;
+  std::optional<Principal> principal;
 
   /// The decoded value of a path parameter, or empty.
   std::string_view param(std::string_view name) const {

@@ -9,6 +9,11 @@
 #include "config/settings.hpp"
 #include "core/clock.hpp"
 #include "http/pipeline.hpp"
+#include "net/worker_pool.hpp"
+
+namespace evald::auth {
+class AuthService;
+}
 
 namespace evald::middleware {
 
@@ -23,5 +28,9 @@ std::unique_ptr<http::Middleware> make_error_barrier();
 
 /// CORS for the configured origins: exact match, preflight answered, never `*`.
 std::unique_ptr<http::Middleware> make_cors(std::vector<std::string> allowed_origins);
+
+/// Bearer access tokens and server-side sessions; the route's roles (401 / 403).
+std::unique_ptr<http::Middleware> make_authenticate(auth::AuthService& auth,
+                                                    net::WorkerPool& workers);
 
 }  // namespace evald::middleware

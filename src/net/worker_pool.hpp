@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -21,10 +22,27 @@ class WorkerPool {
   template <class F>
   auto run(F f) -> boost::asio::awaitable<std::invoke_result_t<F>> {
     using R = std::invoke_result_t<F>;
-    co_return co_await boost::asio::co_spawn(
-        pool_.get_executor(),
-        [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(); },
-        boost::asio::use_awaitable);
+    if constexpr (std::is_void_v<R>) {
+      co_await boost::asio::co_spawn(
+          pool_.get_executor(),
+          [&f]() -> boost::asio::awaitable<void> {
+            f();
+            co_return;
+          },
+          boost::asio::use_awaitable);
+    } else {
+      // The result is handed over through a slot: R need not be default-constructible
+      // (Result<T> is not). The completion's post orders the write before the read.
+      std::optional<R> out;
+      co_await boost::asio::co_spawn(
+          pool_.get_executor(),
+          [&f, &out]() -> boost::asio::awaitable<void> {
+            out.emplace(f());
+            co_return;
+          },
+          boost::asio::use_awaitable);
+      co_return std::move(*out);
+    }
   }
 
   unsigned size() const { return threads_; }

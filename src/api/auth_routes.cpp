@@ -1,0 +1,297 @@
+// /auth: login, logout, me, change-password, sessions, lockout, security events.
+
+#include <boost/json.hpp>
+
+#include "api/routes.hpp"
+#include "auth/events.hpp"
+#include "auth/service.hpp"
+#include "core/time_format.hpp"
+#include "http/body.hpp"
+#include "http/query.hpp"
+
+namespace evald::api {
+namespace {
+
+namespace json = boost::json;
+namespace asio = boost::asio;
+using http::Request;
+using http::RequestContext;
+using http::Response;
+
+auth::ClientInfo client_of(const Request& req, const RequestContext& ctx) {
+  return {ctx.client_ip, std::string(req.headers.get("User-Agent").value_or("")), ctx.request_id};
+}
+
+Response ok_json(const json::value& v, unsigned status = 200) {
+  return Response::json(status, json::serialize(v));
+}
+
+json::value schema(std::string_view text) { return json::parse(text); }
+
+const char* const kUserSchema = R"({"type":"object","required":["id","login_id","email","role"],
+  "properties":{"id":{"type":"string"},"login_id":{"type":"string"},"email":{"type":"string"},
+  "user_name":{"type":"string"},"phone":{"type":["string","null"]},
+  "role":{"type":"string","enum":["admin","secretary","evaluator"]},"is_active":{"type":"boolean"},
+  "created_at":{"type":"string"},"last_login":{"type":["string","null"]}}})";
+
+http::RouteSpec route(std::string method, std::string path, std::string summary,
+                      http::Handler handler) {
+  http::RouteSpec r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.summary = std::move(summary);
+  r.tag = "Authentication";
+  r.handler = std::move(handler);
+  return r;
+}
+
+json::object session_json(const auth::SessionRecord& s, const std::string& current) {
+  json::object o;
+  o["session_id"] = s.session_id;
+  o["user_id"] = s.user_id;
+  o["created_at"] = s.created_at;
+  o["last_activity"] = s.last_activity;
+  o["expires_at"] = s.expires_at;
+  o["ip_address"] = s.ip_address;
+  o["user_agent"] = s.user_agent;
+  o["is_active"] = s.is_active;
+  o["is_current"] = s.session_id == current;
+  return o;
+}
+
+// Reads a JSON body into fields; on failure, the response to send.
+std::optional<Response> read_json(const Request& req, json::object& out) {
+  auto body = http::parse_json_object(req);
+  if (!body) return Response::from_error(std::move(body).error());
+  out = std::move(*body);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<http::RouteSpec> auth_routes(AppContext& app) {
+  auto& auth = *app.auth;
+  auto& workers = *app.workers;
+  std::vector<http::RouteSpec> routes;
+
+  auto login = route(
+      "POST", "/auth/login", "Sign in",
+      [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+        // JSON {login_id, password, mfa_code?} or the OAuth2 password form (Swagger UI).
+        auto parsed = http::is_form(req) ? http::parse_form(req) : http::parse_json_object(req);
+        if (!parsed) co_return Response::from_error(std::move(parsed).error());
+        json::object& o = *parsed;
+        if (http::is_form(req) && o.contains("username")) o["login_id"] = o["username"];
+        http::Fields f(o);
+        const auto login_id = f.required_string("login_id", 1, 64);
+        const auto password = f.required_string("password", 1, 1024);
+        if (!f.ok()) co_return Response::from_error(f.error());
+        const auto client = client_of(req, ctx);
+        auto result = co_await workers.run([&] { return auth.login(login_id, password, client); });
+        if (!result) {
+          auto res = Response::from_error(std::move(result).error());
+          if (res.status == 401) res.headers.set("WWW-Authenticate", "Bearer");
+          co_return res;
+        }
+        json::object body;
+        body["access_token"] = result->access_token;
+        body["token_type"] = "bearer";
+        body["expires_in"] = result->expires_in;
+        body["user"] = auth::user_json(result->user);
+        co_return ok_json(body);
+      });
+  login.description =
+      "Exchanges a login id and password for a bearer access token and a server-side session. "
+      "A wrong login id and a wrong password get the same answer. After MAX_FAILED_ATTEMPTS "
+      "failures the login id is locked (423) for LOCKOUT_DURATION_MINUTES.";
+  login.is_public = true;
+  login.rate_category = http::RateCategory::kLogin;
+  login.request_body =
+      http::BodyDoc{"application/json",
+                    schema(R"({"type":"object","required":["login_id","password"],"properties":{
+        "login_id":{"type":"string","minLength":1,"maxLength":64},
+        "password":{"type":"string","minLength":1,"format":"password"},
+        "mfa_code":{"type":"string"}}})"),
+                    schema(R"({"login_id":"admin","password":"correct horse battery staple"})")};
+  login.responses.push_back(
+      {200,
+       "Signed in",
+       "application/json",
+       schema(std::string(
+                  R"({"type":"object","required":["access_token","token_type","expires_in","user"],
+         "properties":{"access_token":{"type":"string"},"token_type":{"type":"string","enum":["bearer"]},
+         "expires_in":{"type":"integer"},"user":)") +
+              kUserSchema + "}}"),
+       {}});
+  routes.push_back(std::move(login));
+
+  auto me = route("GET", "/auth/me", "The signed-in user",
+                  [&](Request&, RequestContext& ctx) -> asio::awaitable<Response> {
+                    auto user = co_await workers.run([&] { return auth.me(*ctx.principal); });
+                    if (!user) co_return Response::from_error(std::move(user).error());
+                    co_return ok_json(auth::user_json(*user));
+                  });
+  me.responses.push_back({200, "The caller", "application/json", schema(kUserSchema), {}});
+  routes.push_back(std::move(me));
+
+  auto logout =
+      route("POST", "/auth/logout", "Sign out (revokes the current session)",
+            [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+              const auto client = client_of(req, ctx);
+              auto st = co_await workers.run([&] { return auth.logout(*ctx.principal, client); });
+              if (!st) co_return Response::from_error(st.error());
+              co_return ok_json(json::object{{"logged_out", true}});
+            });
+  routes.push_back(std::move(logout));
+
+  auto change =
+      route("POST", "/auth/change-password", "Change the password; other sessions are revoked",
+            [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+              json::object o;
+              if (auto bad = read_json(req, o)) co_return std::move(*bad);
+              http::Fields f(o);
+              const auto current = f.required_string("current_password", 1, 1024);
+              const auto next = f.required_string("new_password", 1, 1024);
+              if (!f.ok()) co_return Response::from_error(f.error());
+              const auto client = client_of(req, ctx);
+              auto st = co_await workers.run(
+                  [&] { return auth.change_password(*ctx.principal, current, next, client); });
+              if (!st) co_return Response::from_error(st.error());
+              co_return ok_json(json::object{{"password_changed", true}});
+            });
+  change.request_body = http::BodyDoc{
+      "application/json",
+      schema(R"({"type":"object","required":["current_password","new_password"],"properties":{
+        "current_password":{"type":"string","format":"password"},
+        "new_password":{"type":"string","minLength":8,"maxLength":128,"format":"password"}}})"),
+      schema(R"({"current_password":"old secret words","new_password":"new secret phrase 42"})")};
+  routes.push_back(std::move(change));
+
+  auto list_sessions =
+      route("GET", "/auth/sessions", "Sessions of the caller (admin: of any user, by user_id)",
+            [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+              std::string user_id = ctx.principal->user_id;
+              if (auto other = http::query_param(req.query, "user_id"); other && !other->empty()) {
+                if (ctx.principal->role != "admin" && *other != user_id) {
+                  co_return Response::from_error(
+                      ApiError::forbidden("Only an admin may list another user's sessions"));
+                }
+                user_id = *other;
+              }
+              std::optional<std::vector<auth::SessionRecord>> list;
+              auto st = co_await workers.run([&] {
+                return auth.db().read([&](db::Tx& tx) -> Status {
+                  auto l = auth.sessions().list(tx, user_id);
+                  if (!l) return std::move(l).error();
+                  list = std::move(*l);
+                  return Ok{};
+                });
+              });
+              if (!st) co_return Response::from_error(st.error());
+              json::array items;
+              for (const auto& s : *list)
+                items.push_back(session_json(s, ctx.principal->session_id));
+              co_return ok_json(json::object{{"items", std::move(items)}});
+            });
+  list_sessions.params.push_back(
+      {"user_id", "query", false, "admin only: whose sessions", schema(R"({"type":"string"})")});
+  routes.push_back(std::move(list_sessions));
+
+  auto revoke_one =
+      route("DELETE", "/auth/sessions/{session_id}", "Revoke one session",
+            [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+              const std::string id(ctx.param("session_id"));
+              const auto client = client_of(req, ctx);
+              bool found = false;
+              auto st = co_await workers.run([&] {
+                return auth.db().write([&](db::Tx& tx) -> Status {
+                  auto s = auth.sessions().find(tx, id);
+                  if (!s) return std::move(s).error();
+                  // Another user's session is "not found" unless the caller is an admin.
+                  if (!*s ||
+                      ((*s)->user_id != ctx.principal->user_id && ctx.principal->role != "admin")) {
+                    return Ok{};
+                  }
+                  auto r = auth.sessions().revoke(tx, id);
+                  if (!r) return std::move(r).error();
+                  found = *r;
+                  if (!found) return Ok{};
+                  return auth::record_event(
+                      tx,
+                      auth::SecurityEvent{"session_revoked", ctx.principal->user_id, "", client.ip,
+                                          client.user_agent, client.request_id,
+                                          "session of user " + (*s)->user_id},
+                      format_iso8601(auth.clock().now(), true));
+                });
+              });
+              if (!st) co_return Response::from_error(st.error());
+              if (!found)
+                co_return Response::from_error(ApiError::not_found("No such active session"));
+              auth.sessions().forget(id);
+              co_return ok_json(json::object{{"revoked", true}, {"session_id", id}});
+            });
+  revoke_one.params.push_back(
+      {"session_id", "path", true, "public session id", schema(R"({"type":"string"})")});
+  routes.push_back(std::move(revoke_one));
+
+  auto revoke_others =
+      route("DELETE", "/auth/sessions", "Revoke every session of the caller but the current one",
+            [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+              const auto client = client_of(req, ctx);
+              std::int64_t n = 0;
+              auto st = co_await workers.run([&] {
+                return auth.db().write([&](db::Tx& tx) -> Status {
+                  auto r = auth.sessions().revoke_all(tx, ctx.principal->user_id,
+                                                      ctx.principal->session_id);
+                  if (!r) return std::move(r).error();
+                  n = *r;
+                  return auth::record_event(
+                      tx,
+                      auth::SecurityEvent{"session_revoked", ctx.principal->user_id, "", client.ip,
+                                          client.user_agent, client.request_id,
+                                          "all other sessions: " + std::to_string(n)},
+                      format_iso8601(auth.clock().now(), true));
+                });
+              });
+              if (!st) co_return Response::from_error(st.error());
+              auth.sessions().forget_user(ctx.principal->user_id);
+              co_return ok_json(json::object{{"revoked", n}});
+            });
+  routes.push_back(std::move(revoke_others));
+
+  auto lockout = route(
+      "GET", "/auth/lockout-status/{login_id}", "Lockout state of a login id",
+      [&](Request&, RequestContext& ctx) -> asio::awaitable<Response> {
+        const std::string login_id(ctx.param("login_id"));
+        auto s = co_await workers.run([&] { return auth.lockout_status(login_id); });
+        if (!s) co_return Response::from_error(std::move(s).error());
+        json::object o;
+        o["login_id"] = login_id;
+        o["is_locked"] = s->is_locked;
+        o["lockout_until"] = s->lockout_until ? json::value(*s->lockout_until) : json::value();
+        o["failed_attempts"] = s->failed_attempts;
+        o["remaining_attempts"] = s->remaining_attempts;
+        co_return ok_json(o);
+      });
+  lockout.roles = {http::Role::kAdmin, http::Role::kSecretary};
+  lockout.rate_category = http::RateCategory::kAdmin;
+  routes.push_back(std::move(lockout));
+
+  auto unlock = route(
+      "POST", "/auth/unlock-account/{login_id}", "Clear a login id's failures and lock",
+      [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+        const std::string login_id(ctx.param("login_id"));
+        const auto client = client_of(req, ctx);
+        auto st =
+            co_await workers.run([&] { return auth.unlock(login_id, *ctx.principal, client); });
+        if (!st) co_return Response::from_error(st.error());
+        co_return ok_json(json::object{{"login_id", login_id}, {"unlocked", true}});
+      });
+  unlock.roles = {http::Role::kAdmin, http::Role::kSecretary};
+  unlock.rate_category = http::RateCategory::kAdmin;
+  routes.push_back(std::move(unlock));
+
+  return routes;
+}
+
+}  // namespace evald::api

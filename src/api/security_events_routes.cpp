@@ -1,0 +1,144 @@
+// GET /auth/security-events: the caller's own events; an admin sees everyone's.
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "api/routes.hpp"
+#include "auth/jwt.hpp"
+#include "auth/service.hpp"
+#include "http/body.hpp"
+#include "http/query.hpp"
+
+namespace evald::api {
+namespace {
+
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+constexpr int kDefaultLimit = 50;
+constexpr int kMaxLimit = 200;
+
+bool is_timestamp(std::string_view s) {
+  return s.size() >= 20 && s.size() <= 24 && s[4] == '-' && s[10] == 'T' && s.back() == 'Z';
+}
+
+bool is_event_type(std::string_view s) {
+  return !s.empty() && s.size() <= 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+}
+
+}  // namespace
+
+std::vector<http::RouteSpec> security_event_routes(AppContext& app) {
+  auto& auth = *app.auth;
+  auto& workers = *app.workers;
+  http::RouteSpec r;
+  r.method = "GET";
+  r.path = "/auth/security-events";
+  r.summary = "Security events";
+  r.description =
+      "Sign-ins, failures, lockouts, password and session changes, refused authorisations. "
+      "Your own events; an admin sees everyone's and may filter by user_id. Newest first, "
+      "paged with an opaque cursor.";
+  r.tag = "Authentication";
+  for (auto [name, desc] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"event_type", "only this type (authn_login_fail, session_revoked, ...)"},
+           {"since", "from this UTC time (ISO 8601)"},
+           {"until", "before this UTC time (ISO 8601)"},
+           {"user_id", "admin only: whose events"},
+           {"limit", "1 to 200, default 50"},
+           {"cursor", "next_cursor of the previous page"}}) {
+    r.params.push_back({name, "query", false, desc, json::parse(R"({"type":"string"})")});
+  }
+  r.handler = [&](http::Request& req,
+                  http::RequestContext& ctx) -> asio::awaitable<http::Response> {
+    std::string where = " WHERE 1 = 1";
+    db::Params params;
+    auto add = [&](const std::string& clause, db::Value v) {
+      params.push_back(std::move(v));
+      where += " AND " + clause + " $" + std::to_string(params.size());
+    };
+    std::vector<FieldError> problems;
+    const bool admin = ctx.principal->role == "admin";
+    const auto user = http::query_param(req.query, "user_id");
+    if (user && !user->empty() && !admin && *user != ctx.principal->user_id) {
+      co_return http::Response::from_error(
+          ApiError::forbidden("Only an admin may read another user's events"));
+    }
+    if (!admin) {
+      add("user_id =", ctx.principal->user_id);
+    } else if (user && !user->empty()) {
+      add("user_id =", *user);
+    }
+    if (auto t = http::query_param(req.query, "event_type")) {
+      if (!is_event_type(*t)) {
+        problems.push_back(
+            {"event_type", "Unknown event type format", "value_error.event_type", *t});
+      } else {
+        add("event_type =", *t);
+      }
+    }
+    for (const auto& [name, op] :
+         {std::pair{"since", "created_at >="}, {"until", "created_at <"}}) {
+      if (auto v = http::query_param(req.query, name)) {
+        if (!is_timestamp(*v)) {
+          problems.push_back({name, "Must be an ISO 8601 UTC time like 2026-01-15T10:30:00Z",
+                              "value_error.datetime", *v});
+        } else {
+          add(op, *v);
+        }
+      }
+    }
+    int limit = kDefaultLimit;
+    if (auto l = http::query_param(req.query, "limit")) {
+      auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+      if (ec != std::errc{} || p != l->data() + l->size() || limit < 1 || limit > kMaxLimit) {
+        problems.push_back(
+            {"limit", "Must be a whole number from 1 to 200", "value_error.limit", *l});
+        limit = kDefaultLimit;
+      }
+    }
+    if (auto c = http::query_param(req.query, "cursor")) {
+      std::string decoded;
+      const auto bar = auth::base64url_decode(*c, decoded) ? decoded.find('|') : std::string::npos;
+      if (bar == std::string::npos) {
+        problems.push_back({"cursor", "Invalid cursor", "value_error.cursor", std::nullopt});
+      } else {
+        params.push_back(decoded.substr(0, bar));
+        params.push_back(decoded.substr(bar + 1));
+        where += " AND (created_at < $" + std::to_string(params.size() - 1) +
+                 " OR (created_at = $" + std::to_string(params.size() - 1) + " AND id < $" +
+                 std::to_string(params.size()) + "))";
+      }
+    }
+    if (!problems.empty()) {
+      co_return http::Response::from_error(ApiError::validation("Invalid query", problems));
+    }
+    const std::string sql =
+        "SELECT id, event_type, user_id, login_id, ip_address, user_agent, request_id, details, "
+        "created_at FROM security_events" +
+        where + " ORDER BY created_at DESC, id DESC LIMIT " + std::to_string(limit + 1);
+    auto rows = co_await workers.run([&] { return auth.db().query(sql, params); });
+    if (!rows) co_return http::Response::from_error(std::move(rows).error());
+    json::array items;
+    const std::size_t n = std::min<std::size_t>(rows->size(), static_cast<std::size_t>(limit));
+    for (std::size_t i = 0; i < n; ++i) {
+      json::object o;
+      for (const auto* col : {"id", "event_type", "user_id", "login_id", "ip_address", "user_agent",
+                              "request_id", "details", "created_at"}) {
+        o[col] = rows->null_at(i, col) ? json::value() : json::value(rows->text(i, col));
+      }
+      items.push_back(std::move(o));
+    }
+    json::object body;
+    body["items"] = std::move(items);
+    body["next_cursor"] = rows->size() > n
+                              ? json::value(auth::base64url_encode(rows->text(n - 1, "created_at") +
+                                                                   "|" + rows->text(n - 1, "id")))
+                              : json::value();
+    co_return http::Response::json(200, json::serialize(body));
+  };
+  return {std::move(r)};
+}
+
+}  // namespace evald::api

@@ -1,0 +1,277 @@
+#include "auth/service.hpp"
+
+#include "auth/events.hpp"
+#include "auth/password.hpp"
+#include "auth/password_policy.hpp"
+#include "core/ids.hpp"
+#include "core/time_format.hpp"
+
+namespace evald::auth {
+namespace {
+
+ApiError bad_credentials() { return ApiError::auth_failed("Invalid login id or password"); }
+
+ApiError locked(const LockoutStatus& s) {
+  const std::string until = s.lockout_until.value_or("");
+  return ApiError{ErrorCode::kAccountLocked,
+                  "Account is locked after too many failed attempts until " + until,
+                  {{"login_id", "locked until " + until, "account_locked", {}}},
+                  0,
+                  {}};
+}
+
+// The token secret: the configured one, or in development and test a random per-process one.
+std::string token_secret(const AuthSettings& s) {
+  return s.jwt_secret.empty() ? random_token_hex(32) : s.jwt_secret;
+}
+
+}  // namespace
+
+AuthService::AuthService(db::Database& db, const Clock& clock, const AuthSettings& settings,
+                         unsigned max_concurrent_hashes)
+    : db_(db),
+      clock_(clock),
+      settings_(settings),
+      jwt_(token_secret(settings), clock),
+      sessions_(clock, std::chrono::hours(settings.session_timeout_hours)),
+      lockout_(clock, settings.max_failed_attempts,
+               std::chrono::minutes(settings.lockout_duration_minutes)),
+      dummy_hash_(hash_password(random_token_hex(16))),
+      hash_slots_(std::max(1u, max_concurrent_hashes)) {}
+
+std::string AuthService::now() const { return format_iso8601(clock_.now(), true); }
+
+bool AuthService::verify_hash(std::string_view password, const std::string& hash) {
+  // Bounded: each verification holds 19 MiB; a login flood waits here instead of exhausting
+  // memory.
+  hash_slots_.acquire();
+  const bool ok = verify_password(password, hash);
+  hash_slots_.release();
+  return ok;
+}
+
+Status AuthService::record(const std::string& type, const http::Principal* who,
+                           std::string_view login_id, const ClientInfo& client,
+                           std::string_view details) {
+  return db_.write([&](db::Tx& tx) {
+    return record_event(
+        tx,
+        SecurityEvent{type, who ? who->user_id : "", std::string(login_id), client.ip,
+                      client.user_agent, client.request_id, std::string(details)},
+        now());
+  });
+}
+
+Result<LoginResult> AuthService::login(const std::string& login_id, const std::string& password,
+                                       const ClientInfo& client) {
+  std::optional<LockoutStatus> status;
+  std::optional<User> user;
+  auto st = db_.read([&](db::Tx& tx) -> Status {
+    auto s = lockout_.status(tx, login_id);
+    if (!s) return std::move(s).error();
+    status = *s;
+    auto u = find_user_by_login_id(tx, login_id);
+    if (!u) return std::move(u).error();
+    user = std::move(*u);
+    return Ok{};
+  });
+  if (!st) return st.error();
+
+  if (status->is_locked) {
+    record("authn_login_fail", nullptr, login_id, client, "locked");
+    return locked(*status);
+  }
+  // An unknown login id is verified against a dummy hash, so that it takes as long.
+  const bool password_ok = verify_hash(password, user ? user->password_hash : dummy_hash_);
+  if (!password_ok || !user || !user->is_active) {
+    std::optional<LockoutStatus> after;
+    auto failed = db_.write([&](db::Tx& tx) -> Status {
+      auto s = lockout_.record_failure(tx, login_id);
+      if (!s) return std::move(s).error();
+      after = *s;
+      SecurityEvent e{
+          "authn_login_fail", user ? user->id : "", login_id, client.ip, client.user_agent,
+          client.request_id,  "invalid credentials"};
+      if (auto r = record_event(tx, e, now()); !r) return r;
+      if (after->is_locked) {
+        e.type = "authn_login_lock";
+        e.details = "locked until " + after->lockout_until.value_or("");
+        if (auto r = record_event(tx, e, now()); !r) return r;
+      }
+      return Ok{};
+    });
+    if (!failed) return failed.error();
+    if (after->is_locked) return locked(*after);
+    return bad_credentials();
+  }
+
+  // Upgrade a hash made with weaker parameters while the password is at hand.
+  std::string rehashed;
+  if (needs_rehash(user->password_hash)) rehashed = hash_password(password);
+
+  std::string raw_session;
+  auto ok = db_.write([&](db::Tx& tx) -> Status {
+    if (auto r = lockout_.reset(tx, login_id); !r) return r;
+    auto sid = sessions_.create(tx, user->id, client.ip, client.user_agent);
+    if (!sid) return std::move(sid).error();
+    raw_session = std::move(*sid);
+    if (auto r = set_last_login(tx, user->id, now()); !r) return r;
+    if (!rehashed.empty()) {
+      if (auto r = set_password_hash(tx, user->id, rehashed, now()); !r) return r;
+    }
+    return record_event(tx,
+                        SecurityEvent{"authn_login_success", user->id, login_id, client.ip,
+                                      client.user_agent, client.request_id, ""},
+                        now());
+  });
+  if (!ok) return ok.error();
+  const auto lifetime = std::chrono::minutes(settings_.access_token_expire_minutes);
+  LoginResult result;
+  result.access_token = jwt_.issue(user->id, user->role, raw_session, lifetime);
+  result.expires_in = std::chrono::duration_cast<std::chrono::seconds>(lifetime).count();
+  user->last_login = now();
+  result.user = std::move(*user);
+  return result;
+}
+
+Status AuthService::logout(const http::Principal& who, const ClientInfo& client) {
+  auto st = db_.write([&](db::Tx& tx) -> Status {
+    auto r = sessions_.revoke(tx, who.session_id);
+    if (!r) return std::move(r).error();
+    return record_event(tx,
+                        SecurityEvent{"session_revoked", who.user_id, "", client.ip,
+                                      client.user_agent, client.request_id, "logout"},
+                        now());
+  });
+  sessions_.forget(who.session_id);
+  return st;
+}
+
+Result<User> AuthService::me(const http::Principal& who) {
+  std::optional<User> user;
+  auto st = db_.read([&](db::Tx& tx) -> Status {
+    auto u = find_user_by_id(tx, who.user_id);
+    if (!u) return std::move(u).error();
+    user = std::move(*u);
+    return Ok{};
+  });
+  if (!st) return st.error();
+  if (!user || !user->is_active) return ApiError::auth_failed("Invalid or expired token");
+  return std::move(*user);
+}
+
+Status AuthService::change_password(const http::Principal& who, const std::string& current,
+                                    const std::string& next, const ClientInfo& client) {
+  auto user = me(who);
+  if (!user) return std::move(user).error();
+  if (!verify_hash(current, user->password_hash)) {
+    // Guessing the current password with a stolen token counts like a failed login.
+    db_.write([&](db::Tx& tx) -> Status {
+      auto s = lockout_.record_failure(tx, user->login_id);
+      if (!s) return std::move(s).error();
+      return record_event(
+          tx,
+          SecurityEvent{"authn_password_change_fail", who.user_id, user->login_id, client.ip,
+                        client.user_agent, client.request_id, "wrong current password"},
+          now());
+    });
+    return ApiError::validation(
+        "Request validation failed",
+        {{"current_password", "Current password is incorrect", "value_error.password", {}}});
+  }
+  auto problems = check_password_policy(next, user->login_id, user->email, "new_password");
+  if (next == current) {
+    problems.push_back({"new_password",
+                        "New password must differ from the current one",
+                        "password.unchanged",
+                        {}});
+  }
+  if (!problems.empty()) return ApiError::validation("Request validation failed", problems);
+  const std::string hash = hash_password(next);
+  auto st = db_.write([&](db::Tx& tx) -> Status {
+    if (auto r = set_password_hash(tx, who.user_id, hash, now()); !r) return r;
+    auto revoked = sessions_.revoke_all(tx, who.user_id, who.session_id);
+    if (!revoked) return std::move(revoked).error();
+    return record_event(tx,
+                        SecurityEvent{"authn_password_change", who.user_id, user->login_id,
+                                      client.ip, client.user_agent, client.request_id,
+                                      "other sessions revoked: " + std::to_string(*revoked)},
+                        now());
+  });
+  if (st) sessions_.forget_user(who.user_id);
+  return st;
+}
+
+Result<LockoutStatus> AuthService::lockout_status(std::string_view login_id) {
+  std::optional<LockoutStatus> out;
+  auto st = db_.read([&](db::Tx& tx) -> Status {
+    auto s = lockout_.status(tx, login_id);
+    if (!s) return std::move(s).error();
+    out = *s;
+    return Ok{};
+  });
+  if (!st) return st.error();
+  return *out;
+}
+
+Status AuthService::unlock(std::string_view login_id, const http::Principal& by,
+                           const ClientInfo& client) {
+  return db_.write([&](db::Tx& tx) -> Status {
+    if (auto r = lockout_.reset(tx, login_id); !r) return r;
+    return record_event(tx,
+                        SecurityEvent{"authn_account_unlock", by.user_id, std::string(login_id),
+                                      client.ip, client.user_agent, client.request_id, ""},
+                        now());
+  });
+}
+
+Result<User> AuthService::create_user(const std::string& login_id, const std::string& email,
+                                      const std::string& user_name, const std::string& role,
+                                      const std::string& password) {
+  std::vector<FieldError> problems;
+  if (!is_valid_role(role)) {
+    problems.push_back({"role", "Must be admin, secretary or evaluator", "value_error.role", {}});
+  }
+  if (login_id.empty() || login_id.size() > 64) {
+    problems.push_back({"login_id", "Must be 1 to 64 characters", "value_error.login_id", {}});
+  }
+  if (email.find('@') == std::string::npos || email.size() > 254) {
+    problems.push_back({"email", "Invalid email format", "value_error.email", {}});
+  }
+  auto policy = check_password_policy(password, login_id, email);
+  problems.insert(problems.end(), policy.begin(), policy.end());
+  if (!problems.empty()) return ApiError::validation("Request validation failed", problems);
+  User u;
+  u.id = new_uuid();
+  u.login_id = login_id;
+  u.email = email;
+  u.user_name = user_name.empty() ? login_id : user_name;
+  u.role = role;
+  u.password_hash = hash_password(password);
+  u.created_at = now();
+  auto st = db_.write([&](db::Tx& tx) { return insert_user(tx, u); });
+  if (!st) return st.error();
+  return u;
+}
+
+Result<bool> AuthService::bootstrap_admin() {
+  if (settings_.admin_login_id.empty() || settings_.admin_password.empty() ||
+      settings_.admin_email.empty()) {
+    return false;
+  }
+  std::int64_t admins = 0;
+  auto st = db_.read([&](db::Tx& tx) -> Status {
+    auto n = count_active_admins(tx);
+    if (!n) return std::move(n).error();
+    admins = *n;
+    return Ok{};
+  });
+  if (!st) return st.error();
+  if (admins > 0) return false;
+  auto u = create_user(settings_.admin_login_id, settings_.admin_email, "Administrator", "admin",
+                       settings_.admin_password);
+  if (!u) return std::move(u).error();
+  return true;
+}
+
+}  // namespace evald::auth

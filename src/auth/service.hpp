@@ -1,0 +1,81 @@
+#pragma once
+/// The account flows: login, token checks, logout, password change, sessions, lockout. Every
+/// call blocks (database, argon2id): run it on the worker pool.
+
+#include <memory>
+#include <optional>
+#include <semaphore>
+#include <string>
+
+#include "auth/jwt.hpp"
+#include "auth/lockout.hpp"
+#include "auth/sessions.hpp"
+#include "auth/users.hpp"
+#include "config/settings.hpp"
+#include "core/clock.hpp"
+#include "db/database.hpp"
+#include "http/context.hpp"
+
+namespace evald::auth {
+
+struct ClientInfo {
+  std::string ip;
+  std::string user_agent;
+  std::string request_id;
+};
+
+struct LoginResult {
+  std::string access_token;
+  std::int64_t expires_in = 0;
+  User user;
+};
+
+class AuthService {
+ public:
+  AuthService(db::Database& db, const Clock& clock, const AuthSettings& settings,
+              unsigned max_concurrent_hashes);
+
+  /// AUTH_FAILED for a wrong login id or password alike (same body, about the same time),
+  /// ACCOUNT_LOCKED while locked.
+  Result<LoginResult> login(const std::string& login_id, const std::string& password,
+                            const ClientInfo& client);
+
+  /// Token signature and claims only (cheap; I/O thread).
+  Result<Claims> verify_token(std::string_view token) const { return jwt_.verify(token); }
+  SessionManager& sessions() { return sessions_; }
+  const Lockout& lockout() const { return lockout_; }
+
+  Status logout(const http::Principal& who, const ClientInfo& client);
+  Result<User> me(const http::Principal& who);
+  Status change_password(const http::Principal& who, const std::string& current,
+                         const std::string& next, const ClientInfo& client);
+  Result<LockoutStatus> lockout_status(std::string_view login_id);
+  Status unlock(std::string_view login_id, const http::Principal& by, const ClientInfo& client);
+  Status record(const std::string& type, const http::Principal* who, std::string_view login_id,
+                const ClientInfo& client, std::string_view details);
+
+  /// Creates a user (bootstrap and the CLI); the password must pass the policy.
+  Result<User> create_user(const std::string& login_id, const std::string& email,
+                           const std::string& user_name, const std::string& role,
+                           const std::string& password);
+  /// Creates the first admin from the settings when no active admin exists; false if none made.
+  Result<bool> bootstrap_admin();
+
+  db::Database& db() { return db_; }
+  const Clock& clock() const { return clock_; }
+
+ private:
+  bool verify_hash(std::string_view password, const std::string& hash);
+  std::string now() const;
+
+  db::Database& db_;
+  const Clock& clock_;
+  const AuthSettings& settings_;
+  JwtCodec jwt_;
+  SessionManager sessions_;
+  Lockout lockout_;
+  std::string dummy_hash_;
+  std::counting_semaphore<> hash_slots_;
+};
+
+}  // namespace evald::auth

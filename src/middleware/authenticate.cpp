@@ -1,0 +1,74 @@
+#include "auth/service.hpp"
+#include "http/route.hpp"
+#include "middleware/middleware.hpp"
+
+namespace evald::middleware {
+namespace {
+
+http::Response unauthorized(std::string_view why) {
+  auto res = http::Response::from_error(
+      ApiError::auth_failed(why.empty() ? "Authentication required" : "Invalid or expired token"));
+  res.headers.set("WWW-Authenticate", why.empty() ? "Bearer" : "Bearer error=\"invalid_token\"");
+  return res;
+}
+
+class Authenticate final : public http::Middleware {
+ public:
+  Authenticate(auth::AuthService& auth, net::WorkerPool& workers)
+      : auth_(auth), workers_(workers) {}
+  std::string_view name() const override { return "authenticate"; }
+
+  boost::asio::awaitable<http::Response> handle(http::Request& req, http::RequestContext& ctx,
+                                                http::Next next) override {
+    if (!ctx.route || ctx.route->is_public) co_return co_await next(req, ctx);
+
+    const auto header = req.headers.get("Authorization");
+    constexpr std::string_view kScheme = "bearer ";
+    if (!header || header->size() <= kScheme.size() ||
+        !http::iequals(header->substr(0, kScheme.size()), kScheme)) {
+      co_return unauthorized("");
+    }
+    auto claims = auth_.verify_token(header->substr(kScheme.size()));
+    if (!claims) co_return unauthorized("invalid");
+
+    const std::string session = auth::SessionManager::public_id(claims->session_id);
+    auto valid = auth_.sessions().cached(session, claims->user_id);
+    if (!valid) {
+      auto checked = co_await workers_.run(
+          [&] { return auth_.sessions().validate(auth_.db(), session, claims->user_id); });
+      if (!checked) co_return http::Response::from_error(std::move(checked).error());
+      valid = *checked;
+    }
+    if (!*valid) co_return unauthorized("revoked");
+
+    ctx.principal = http::Principal{claims->user_id, claims->role, session};
+    ctx.authenticated = true;
+    const auto& roles = ctx.route->roles;
+    if (!roles.empty() && std::none_of(roles.begin(), roles.end(), [&](http::Role r) {
+          return http::to_string(r) == claims->role;
+        })) {
+      const auth::ClientInfo client{
+          ctx.client_ip, std::string(req.headers.get("User-Agent").value_or("")), ctx.request_id};
+      co_await workers_.run([&] {
+        return auth_.record("authz_fail", &*ctx.principal, "", client,
+                            req.method + " " + ctx.route->path);
+      });
+      co_return http::Response::from_error(
+          ApiError::forbidden("Your role may not use this endpoint"));
+    }
+    co_return co_await next(req, ctx);
+  }
+
+ private:
+  auth::AuthService& auth_;
+  net::WorkerPool& workers_;
+};
+
+}  // namespace
+
+std::unique_ptr<http::Middleware> make_authenticate(auth::AuthService& auth,
+                                                    net::WorkerPool& workers) {
+  return std::make_unique<Authenticate>(auth, workers);
+}
+
+}  // namespace evald::middleware
