@@ -23,6 +23,8 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
 
   const ApiError& error() const& { return std::get<1>(v_); }
   ApiError&& error() && { return std::get<1>(std::move(v_)); }
