@@ -34,6 +34,7 @@ pids+=($!)
 evald_port=$(free_port)
 (cd "$work" && ENVIRONMENT=production JWT_SECRET=bench-secret-bench-secret-bench-secret \
   HOST=127.0.0.1 PORT=$evald_port LOG_LEVEL=info DATABASE_URL=sqlite://$work/bench.db \
+  ADMIN_LOGIN_ID=bench-admin ADMIN_PASSWORD='Bench-Admin-Pass-2026!' ADMIN_EMAIL=bench@example.org \
   exec "$OLDPWD/$EVALD" serve > "$work/evald.log" 2>&1) &
 evald_pid=$!
 pids+=($evald_pid)
@@ -43,17 +44,26 @@ wait_for "http://127.0.0.1:$evald_port/health/ping"
 sleep 1
 idle_rss=$(rss_kib "$evald_pid")
 
-run_wrk() {  # name url -> appends "name rps p50 p99 p999 errors" to results
-  local out
-  out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/wrk_report.lua "$2" | grep '^RESULT')
-  echo "$1 $out" >> "$work/results"
+run_wrk() {  # name url [wrk args...] -> appends "name rps p50 p99 p999 errors" to results
+  local name=$1 url=$2 out
+  shift 2
+  out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/wrk_report.lua "$@" "$url" | grep '^RESULT')
+  echo "$name $out" >> "$work/results"
 }
+
+token=$(curl -fs -X POST "http://127.0.0.1:$evald_port/auth/login" -H 'Content-Type: application/json' \
+  -d '{"login_id":"bench-admin","password":"Bench-Admin-Pass-2026!"}' |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
 : > "$work/results"
 for round in $(seq "$ROUNDS"); do
   run_wrk nginx "http://127.0.0.1:$nginx_port/health/ping"
   run_wrk evald "http://127.0.0.1:$evald_port/health/ping"
+  run_wrk evald-me "http://127.0.0.1:$evald_port/auth/me" -H "Authorization: Bearer $token"
 done
+# Logins are argon2id-bound (about 20 ms of one core each): few connections, one round.
+out=$(wrk -t2 -c8 -d"$DURATION" -s bench/login.lua "http://127.0.0.1:$evald_port/auth/login" | grep '^RESULT')
+echo "evald-login $out" >> "$work/results"
 
 held=$(/usr/bin/python3 bench/hold_connections.py "$evald_port" "$evald_pid" 1000 /health/ping)
 kill "$evald_pid" 2>/dev/null || true
@@ -68,12 +78,14 @@ for line in open(path):
     rows.setdefault(name, []).append({k: float(v) for k, v in vals.items()})
 def med(name, key):
     return statistics.median(r[key] for r in rows[name])
-print(f"scenario: GET /health/ping, wrk -c{conns} -d{duration}, {rounds} alternating rounds (medians)")
-print(f"{'server':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7} {'vs nginx':>9}")
+print(f"wrk -c{conns} -d{duration}, {rounds} alternating rounds (medians); logins: -c8, one round")
+print(f"{'scenario':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7} {'vs nginx':>9}")
 base = med("nginx", "rps")
-for name in ("nginx", "evald"):
+labels = {"nginx": "nginx GET /health/ping", "evald": "evald GET /health/ping",
+          "evald-me": "evald GET /auth/me (JWT+session)", "evald-login": "evald POST /auth/login"}
+for name in ("nginx", "evald", "evald-me", "evald-login"):
     rps = med(name, "rps")
-    print(f"{name:<8} {rps:>10.0f} {med(name,'p50')/1000:>8.2f} {med(name,'p99')/1000:>8.2f} "
+    print(f"{labels[name]:<34} {rps:>9.0f} {med(name,'p50')/1000:>8.2f} {med(name,'p99')/1000:>8.2f} "
           f"{med(name,'p999')/1000:>9.2f} {int(sum(r['errors']+r['non2xx'] for r in rows[name])):>7} {rps/base:>8.2f}x")
 answered, rss = held.split()
 print(f"evald resident memory: idle {int(idle)/1024:.1f} MiB; with {answered} open keep-alive "

@@ -148,16 +148,10 @@ Status AuthService::logout(const http::Principal& who, const ClientInfo& client)
 }
 
 Result<User> AuthService::me(const http::Principal& who) {
-  std::optional<User> user;
-  auto st = db_.read([&](db::Tx& tx) -> Status {
-    auto u = find_user_by_id(tx, who.user_id);
-    if (!u) return std::move(u).error();
-    user = std::move(*u);
-    return Ok{};
-  });
-  if (!st) return st.error();
-  if (!user || !user->is_active) return ApiError::auth_failed("Invalid or expired token");
-  return std::move(*user);
+  auto user = cached_user_by_id(db_, who.user_id);
+  if (!user) return std::move(user).error();
+  if (!*user || !(*user)->is_active) return ApiError::auth_failed("Invalid or expired token");
+  return std::move(**user);
 }
 
 Status AuthService::change_password(const http::Principal& who, const std::string& current,

@@ -9,9 +9,16 @@ constexpr const char* kColumns =
     "id, login_id, email, user_name, phone, role, password_hash, is_active, created_at, "
     "last_login";
 
+std::optional<User> from_rows(const db::Rows& rows);
+
 Result<std::optional<User>> one(db::Tx& tx, const std::string& sql, std::string_view value) {
   auto rows = tx.query(sql, {std::string(value)});
   if (!rows) return std::move(rows).error();
+  return from_rows(*rows);
+}
+
+std::optional<User> from_rows(const db::Rows& rows_in) {
+  const db::Rows* rows = &rows_in;
   if (rows->empty()) return std::optional<User>{};
   User u;
   u.id = rows->text(0, "id");
@@ -26,6 +33,13 @@ Result<std::optional<User>> one(db::Tx& tx, const std::string& sql, std::string_
   u.last_login = rows->text(0, "last_login");
   return std::optional<User>(std::move(u));
 }
+
+const std::string& by_id_sql() {
+  static const std::string sql = std::string("SELECT ") + kColumns + " FROM users WHERE id = $1";
+  return sql;
+}
+
+const std::vector<std::string> kUsersTable{"users"};
 
 Status affected_one(Result<std::int64_t> r) {
   if (!r) return std::move(r).error();
@@ -43,7 +57,19 @@ Result<std::optional<User>> find_user_by_login_id(db::Tx& tx, std::string_view l
 }
 
 Result<std::optional<User>> find_user_by_id(db::Tx& tx, std::string_view id) {
-  return one(tx, std::string("SELECT ") + kColumns + " FROM users WHERE id = $1", id);
+  return one(tx, by_id_sql(), id);
+}
+
+Result<std::optional<User>> cached_user_by_id(db::Database& db, std::string_view id) {
+  auto rows = db.cached_query(by_id_sql(), {std::string(id)}, kUsersTable);
+  if (!rows) return std::move(rows).error();
+  return from_rows(*rows);
+}
+
+std::optional<std::optional<User>> peek_user_by_id(db::Database& db, std::string_view id) {
+  auto rows = db.peek_cached(by_id_sql(), {std::string(id)}, kUsersTable);
+  if (!rows) return std::nullopt;
+  return from_rows(*rows);
 }
 
 Status insert_user(db::Tx& tx, const User& u) {

@@ -98,6 +98,12 @@ Result<Rows> Database::cached_query(std::string_view sql, const Params& params,
   return rows;
 }
 
+std::optional<Rows> Database::peek_cached(std::string_view sql, const Params& params,
+                                          const std::vector<std::string>& tables) {
+  if (!cache_->enabled()) return std::nullopt;
+  return cache_->get(cache_key(sql, params), tables);
+}
+
 Result<std::vector<std::string>> Database::table_names() {
   const char* sql =
       engine() == Engine::kSqlite

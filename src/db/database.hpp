@@ -104,6 +104,10 @@ class Database {
   Result<Rows> cached_query(std::string_view sql, const Params& params,
                             const std::vector<std::string>& tables);
 
+  /// The cached answer only, without touching the database: safe on an I/O thread.
+  std::optional<Rows> peek_cached(std::string_view sql, const Params& params,
+                                  const std::vector<std::string>& tables);
+
   /// A cheap round trip, for readiness.
   virtual Status ping() = 0;
   virtual PoolStats pool_stats() const = 0;
