@@ -85,3 +85,33 @@ def test_ready_is_503_while_draining(evald):
         assert r.json()["checks"]["shutdown"]["status"] == "fail"
         assert held.read_response().status == 200
     assert srv.wait_exit(8) == 0
+
+
+def test_requests_get_503_database_error_while_postgresql_is_down(evald, own_postgres):
+    """A request that needs the database answers 503 DATABASE_ERROR while PostgreSQL is down
+    and succeeds again once it is back, without restarting evald."""
+    url, pg_dir = own_postgres
+    password = "Evald-Fault-Pass-2026!"
+    srv = evald(env={"DATABASE_URL": url, "ADMIN_LOGIN_ID": "admin", "ADMIN_PASSWORD": password,
+                     "ADMIN_EMAIL": "admin@example.org"})
+    login = {"login_id": "admin", "password": password}
+    assert requests.post(srv.url("/auth/login"), json=login, timeout=10).status_code == 200
+
+    subprocess.run([str(PG), "stop", str(pg_dir)], check=True)
+    r = requests.post(srv.url("/auth/login"), json=login, timeout=10)
+    assert r.status_code == 503
+    body = r.json()
+    assert body["error_code"] == "DATABASE_ERROR"
+    assert body["category"] == "database"
+    assert password not in r.text and url not in r.text
+    assert body["request_id"] == r.headers["X-Request-ID"]
+
+    subprocess.run([str(PG), "restart", str(pg_dir)], check=True)
+    deadline = time.monotonic() + 10
+    while True:
+        r = requests.post(srv.url("/auth/login"), json=login, timeout=10)
+        if r.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 200, r.text
+    assert srv.running
