@@ -7,9 +7,9 @@ packages=(
   cmake ninja-build g++ pkg-config ccache clang-format
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
-  libsqlite3-dev libpq-dev
+  libsqlite3-dev libpq-dev libssl-dev libqrencode-dev libpng-dev
   # tests and benchmark
-  python3-pytest python3-requests curl nginx-light wrk postgresql sqlite3
+  python3-pytest python3-requests python3-pyotp curl nginx-light wrk postgresql sqlite3
 )
 
 missing=()

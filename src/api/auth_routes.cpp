@@ -85,9 +85,11 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
         http::Fields f(o);
         const auto login_id = f.required_string("login_id", 1, 64);
         const auto password = f.required_string("password", 1, 1024);
+        const auto mfa_code = f.optional_string("mfa_code", 32).value_or("");
         if (!f.ok()) co_return Response::from_error(f.error());
         const auto client = client_of(req, ctx);
-        auto result = co_await workers.run([&] { return auth.login(login_id, password, client); });
+        auto result =
+            co_await workers.run([&] { return auth.login(login_id, password, mfa_code, client); });
         if (!result) {
           auto res = Response::from_error(std::move(result).error());
           if (res.status == 401) res.headers.set("WWW-Authenticate", "Bearer");
@@ -295,6 +297,70 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
   unlock.roles = {http::Role::kAdmin, http::Role::kSecretary};
   unlock.rate_category = http::RateCategory::kAdmin;
   routes.push_back(std::move(unlock));
+
+  auto setup = route("POST", "/auth/setup-mfa", "Start TOTP multi-factor setup",
+                     [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+                       json::object o;
+                       if (auto bad = read_json(req, o)) co_return std::move(*bad);
+                       http::Fields f(o);
+                       const auto password = f.required_string("password", 1, 1024);
+                       if (!f.ok()) co_return Response::from_error(f.error());
+                       const auto client = client_of(req, ctx);
+                       auto r = co_await workers.run(
+                           [&] { return auth.setup_mfa(*ctx.principal, password, client); });
+                       if (!r) co_return Response::from_error(std::move(r).error());
+                       json::object body;
+                       body["secret"] = r->secret;
+                       body["otpauth_uri"] = r->otpauth_uri;
+                       body["qr_code"] = r->qr_code;
+                       json::array codes;
+                       for (const auto& c : r->backup_codes) codes.emplace_back(c);
+                       body["backup_codes"] = std::move(codes);
+                       co_return ok_json(body);
+                     });
+  setup.description =
+      "Returns a new TOTP secret (SHA-1, 6 digits, 30 s), its otpauth URI and QR code, and 10 "
+      "single-use backup codes. Nothing changes until /auth/verify-mfa-setup confirms a code; "
+      "MFA that is already on stays on until then.";
+  setup.request_body = http::BodyDoc{
+      "application/json",
+      schema(
+          R"({"type":"object","required":["password"],"properties":{"password":{"type":"string","format":"password"}}})"),
+      schema(R"({"password":"correct horse battery staple"})")};
+  routes.push_back(std::move(setup));
+
+  auto verify =
+      route("POST", "/auth/verify-mfa-setup", "Confirm MFA setup with a code; MFA is then on",
+            [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+              json::object o;
+              if (auto bad = read_json(req, o)) co_return std::move(*bad);
+              http::Fields f(o);
+              const auto code = f.required_string("code", 1, 32);
+              if (!f.ok()) co_return Response::from_error(f.error());
+              const auto client = client_of(req, ctx);
+              auto st = co_await workers.run(
+                  [&] { return auth.verify_mfa_setup(*ctx.principal, code, client); });
+              if (!st) co_return Response::from_error(st.error());
+              co_return ok_json(json::object{{"mfa_enabled", true}});
+            });
+  routes.push_back(std::move(verify));
+
+  auto disable = route("POST", "/auth/disable-mfa", "Turn MFA off (password and a current code)",
+                       [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+                         json::object o;
+                         if (auto bad = read_json(req, o)) co_return std::move(*bad);
+                         http::Fields f(o);
+                         const auto password = f.required_string("password", 1, 1024);
+                         const auto code = f.required_string("code", 1, 32);
+                         if (!f.ok()) co_return Response::from_error(f.error());
+                         const auto client = client_of(req, ctx);
+                         auto st = co_await workers.run([&] {
+                           return auth.disable_mfa(*ctx.principal, password, code, client);
+                         });
+                         if (!st) co_return Response::from_error(st.error());
+                         co_return ok_json(json::object{{"mfa_enabled", false}});
+                       });
+  routes.push_back(std::move(disable));
 
   return routes;
 }

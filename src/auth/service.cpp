@@ -3,6 +3,7 @@
 #include "auth/events.hpp"
 #include "auth/password.hpp"
 #include "auth/password_policy.hpp"
+#include "auth/totp.hpp"
 #include "core/ids.hpp"
 #include "core/time_format.hpp"
 
@@ -25,6 +26,31 @@ std::string token_secret(const AuthSettings& s) {
   return s.jwt_secret.empty() ? random_token_hex(32) : s.jwt_secret;
 }
 
+// MFA secrets at rest: MFA_ENCRYPTION_KEY, else JWT_SECRET; in development and test without
+// either, a per-process key (MFA set up then does not survive a restart).
+std::string mfa_key(const AuthSettings& s, const std::string& fallback) {
+  if (!s.mfa_encryption_key.empty()) return s.mfa_encryption_key;
+  return s.jwt_secret.empty() ? fallback : s.jwt_secret;
+}
+
+ApiError mfa_required() {
+  return ApiError{ErrorCode::kMfaRequired,
+                  "A code from your authenticator app, or a backup code, is required",
+                  {{"mfa_code", "Field required", "value_error.missing", {}}},
+                  0,
+                  {}};
+}
+
+ApiError wrong_code(const char* field) {
+  return ApiError::validation("Request validation failed",
+                              {{field, "The code is not valid", "value_error.mfa_code", {}}});
+}
+
+ApiError wrong_password() {
+  return ApiError::validation("Request validation failed",
+                              {{"password", "Password is incorrect", "value_error.password", {}}});
+}
+
 }  // namespace
 
 AuthService::AuthService(db::Database& db, const Clock& clock, const AuthSettings& settings,
@@ -36,6 +62,7 @@ AuthService::AuthService(db::Database& db, const Clock& clock, const AuthSetting
       sessions_(clock, std::chrono::hours(settings.session_timeout_hours)),
       lockout_(clock, settings.max_failed_attempts,
                std::chrono::minutes(settings.lockout_duration_minutes)),
+      vault_(mfa_key(settings, random_token_hex(32))),
       dummy_hash_(hash_password(random_token_hex(16))),
       hash_slots_(std::max(1u, max_concurrent_hashes)) {}
 
@@ -62,8 +89,51 @@ Status AuthService::record(const std::string& type, const http::Principal* who,
   });
 }
 
+ApiError AuthService::count_failure(const std::string& login_id, const std::string& user_id,
+                                    const std::string& event, const std::string& details,
+                                    const ClientInfo& client) {
+  std::optional<LockoutStatus> after;
+  auto failed = db_.write([&](db::Tx& tx) -> Status {
+    auto s = lockout_.record_failure(tx, login_id);
+    if (!s) return std::move(s).error();
+    after = *s;
+    SecurityEvent e{event,  user_id, login_id, client.ip, client.user_agent, client.request_id,
+                    details};
+    if (auto r = record_event(tx, e, now()); !r) return r;
+    if (after->is_locked) {
+      e.type = "authn_login_lock";
+      e.details = "locked until " + after->lockout_until.value_or("");
+      if (auto r = record_event(tx, e, now()); !r) return r;
+    }
+    return Ok{};
+  });
+  if (!failed) return failed.error();
+  if (after->is_locked) return locked(*after);
+  return bad_credentials();
+}
+
+Result<bool> AuthService::consume_second_factor(db::Tx& tx, const MfaState& mfa,
+                                                const std::string& user_id, const std::string& code,
+                                                const ClientInfo& client,
+                                                const std::string& login_id) {
+  if (auto step = totp_match(mfa.secret, code, clock_.now())) {
+    // Once per time step, on every instance: a replayed code fails here.
+    return consume_step(tx, user_id, *step);
+  }
+  auto used = consume_backup_code(tx, user_id, code, now());
+  if (!used) return std::move(used).error();
+  if (*used) {
+    auto r = record_event(tx,
+                          SecurityEvent{"authn_backup_code_used", user_id, login_id, client.ip,
+                                        client.user_agent, client.request_id, ""},
+                          now());
+    if (!r) return r.error();
+  }
+  return *used;
+}
+
 Result<LoginResult> AuthService::login(const std::string& login_id, const std::string& password,
-                                       const ClientInfo& client) {
+                                       const std::string& mfa_code, const ClientInfo& client) {
   std::optional<LockoutStatus> status;
   std::optional<User> user;
   auto st = db_.read([&](db::Tx& tx) -> Status {
@@ -84,33 +154,35 @@ Result<LoginResult> AuthService::login(const std::string& login_id, const std::s
   // An unknown login id is verified against a dummy hash, so that it takes as long.
   const bool password_ok = verify_hash(password, user ? user->password_hash : dummy_hash_);
   if (!password_ok || !user || !user->is_active) {
-    std::optional<LockoutStatus> after;
-    auto failed = db_.write([&](db::Tx& tx) -> Status {
-      auto s = lockout_.record_failure(tx, login_id);
-      if (!s) return std::move(s).error();
-      after = *s;
-      SecurityEvent e{
-          "authn_login_fail", user ? user->id : "", login_id, client.ip, client.user_agent,
-          client.request_id,  "invalid credentials"};
-      if (auto r = record_event(tx, e, now()); !r) return r;
-      if (after->is_locked) {
-        e.type = "authn_login_lock";
-        e.details = "locked until " + after->lockout_until.value_or("");
-        if (auto r = record_event(tx, e, now()); !r) return r;
-      }
-      return Ok{};
-    });
-    if (!failed) return failed.error();
-    if (after->is_locked) return locked(*after);
-    return bad_credentials();
+    return count_failure(login_id, user ? user->id : "", "authn_login_fail", "invalid credentials",
+                         client);
   }
+
+  MfaState mfa;
+  auto loaded = db_.read([&](db::Tx& tx) -> Status {
+    auto m = load_mfa(tx, vault_, user->id);
+    if (!m) return std::move(m).error();
+    mfa = std::move(*m);
+    return Ok{};
+  });
+  if (!loaded) return loaded.error();
+  if (mfa.enabled && mfa_code.empty()) return mfa_required();
 
   // Upgrade a hash made with weaker parameters while the password is at hand.
   std::string rehashed;
   if (needs_rehash(user->password_hash)) rehashed = hash_password(password);
 
   std::string raw_session;
+  bool second_factor_failed = false;
   auto ok = db_.write([&](db::Tx& tx) -> Status {
+    if (mfa.enabled) {
+      auto passed = consume_second_factor(tx, mfa, user->id, mfa_code, client, login_id);
+      if (!passed) return std::move(passed).error();
+      if (!*passed) {
+        second_factor_failed = true;
+        return bad_credentials();  // rolls this transaction back
+      }
+    }
     if (auto r = lockout_.reset(tx, login_id); !r) return r;
     auto sid = sessions_.create(tx, user->id, client.ip, client.user_agent);
     if (!sid) return std::move(sid).error();
@@ -124,6 +196,9 @@ Result<LoginResult> AuthService::login(const std::string& login_id, const std::s
                                       client.user_agent, client.request_id, ""},
                         now());
   });
+  if (second_factor_failed) {
+    return count_failure(login_id, user->id, "authn_mfa_fail", "wrong MFA code", client);
+  }
   if (!ok) return ok.error();
   const auto lifetime = std::chrono::minutes(settings_.access_token_expire_minutes);
   LoginResult result;
@@ -246,6 +321,97 @@ Result<User> AuthService::create_user(const std::string& login_id, const std::st
   auto st = db_.write([&](db::Tx& tx) { return insert_user(tx, u); });
   if (!st) return st.error();
   return u;
+}
+
+Result<MfaSetup> AuthService::setup_mfa(const http::Principal& who, const std::string& password,
+                                        const ClientInfo& client) {
+  auto user = me(who);
+  if (!user) return std::move(user).error();
+  if (!verify_hash(password, user->password_hash)) {
+    count_failure(user->login_id, user->id, "authn_mfa_fail", "wrong password at MFA setup",
+                  client);
+    return wrong_password();
+  }
+  std::string secret(20, '\0');  // 160 bits
+  secure_random(secret.data(), secret.size());
+  MfaSetup out;
+  out.secret = base32_encode(secret);
+  out.otpauth_uri = otpauth_uri(secret, kTotpIssuer, user->email);
+  out.qr_code = qr_png_data_uri(out.otpauth_uri);
+  out.backup_codes = new_backup_codes();
+  auto st = db_.write([&](db::Tx& tx) {
+    return save_pending_mfa(tx, vault_, who.user_id, secret, out.backup_codes, now());
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Status AuthService::verify_mfa_setup(const http::Principal& who, const std::string& code,
+                                     const ClientInfo& client) {
+  bool wrong = false;
+  auto st = db_.write([&](db::Tx& tx) -> Status {
+    auto mfa = load_mfa(tx, vault_, who.user_id);
+    if (!mfa) return std::move(mfa).error();
+    if (mfa->pending_secret.empty()) {
+      return ApiError{ErrorCode::kBusinessLogicError,
+                      "No MFA setup is waiting for verification; call /auth/setup-mfa first",
+                      {},
+                      0,
+                      {}};
+    }
+    auto step = totp_match(mfa->pending_secret, code, clock_.now());
+    if (!step) {
+      wrong = true;
+      return wrong_code("code");
+    }
+    if (auto r = activate_mfa(tx, vault_, who.user_id, mfa->pending_secret, mfa->pending_codes,
+                              *step, now());
+        !r) {
+      return r;
+    }
+    return record_event(tx,
+                        SecurityEvent{"authn_mfa_enabled", who.user_id, "", client.ip,
+                                      client.user_agent, client.request_id, ""},
+                        now());
+  });
+  if (wrong) {
+    record("authn_mfa_fail", &who, "", client, "wrong code at MFA verification");
+  }
+  return st;
+}
+
+Status AuthService::disable_mfa(const http::Principal& who, const std::string& password,
+                                const std::string& code, const ClientInfo& client) {
+  auto user = me(who);
+  if (!user) return std::move(user).error();
+  if (!verify_hash(password, user->password_hash)) {
+    count_failure(user->login_id, user->id, "authn_mfa_fail", "wrong password at MFA disable",
+                  client);
+    return wrong_password();
+  }
+  bool wrong = false;
+  auto st = db_.write([&](db::Tx& tx) -> Status {
+    auto mfa = load_mfa(tx, vault_, who.user_id);
+    if (!mfa) return std::move(mfa).error();
+    if (!mfa->enabled) {
+      return ApiError{ErrorCode::kBusinessLogicError, "MFA is not enabled", {}, 0, {}};
+    }
+    auto passed = consume_second_factor(tx, *mfa, who.user_id, code, client, user->login_id);
+    if (!passed) return std::move(passed).error();
+    if (!*passed) {
+      wrong = true;
+      return wrong_code("code");
+    }
+    if (auto r = delete_mfa(tx, who.user_id); !r) return r;
+    return record_event(tx,
+                        SecurityEvent{"authn_mfa_disabled", who.user_id, user->login_id, client.ip,
+                                      client.user_agent, client.request_id, ""},
+                        now());
+  });
+  if (wrong) {
+    count_failure(user->login_id, user->id, "authn_mfa_fail", "wrong code at MFA disable", client);
+  }
+  return st;
 }
 
 Result<bool> AuthService::bootstrap_admin() {

@@ -9,6 +9,7 @@
 
 #include "auth/jwt.hpp"
 #include "auth/lockout.hpp"
+#include "auth/mfa.hpp"
 #include "auth/sessions.hpp"
 #include "auth/users.hpp"
 #include "config/settings.hpp"
@@ -24,6 +25,13 @@ struct ClientInfo {
   std::string request_id;
 };
 
+struct MfaSetup {
+  std::string secret;  ///< base32, for manual entry
+  std::string otpauth_uri;
+  std::string qr_code;  ///< data:image/png;base64,...
+  std::vector<std::string> backup_codes;
+};
+
 struct LoginResult {
   std::string access_token;
   std::int64_t expires_in = 0;
@@ -37,8 +45,16 @@ class AuthService {
 
   /// AUTH_FAILED for a wrong login id or password alike (same body, about the same time),
   /// ACCOUNT_LOCKED while locked.
+  /// With MFA on: MFA_REQUIRED without `mfa_code`, AUTH_FAILED (counted) with a wrong one.
   Result<LoginResult> login(const std::string& login_id, const std::string& password,
-                            const ClientInfo& client);
+                            const std::string& mfa_code, const ClientInfo& client);
+
+  Result<MfaSetup> setup_mfa(const http::Principal& who, const std::string& password,
+                             const ClientInfo& client);
+  Status verify_mfa_setup(const http::Principal& who, const std::string& code,
+                          const ClientInfo& client);
+  Status disable_mfa(const http::Principal& who, const std::string& password,
+                     const std::string& code, const ClientInfo& client);
 
   /// Token signature and claims only (cheap; I/O thread).
   Result<Claims> verify_token(std::string_view token) const { return jwt_.verify(token); }
@@ -66,6 +82,14 @@ class AuthService {
 
  private:
   bool verify_hash(std::string_view password, const std::string& hash);
+  /// Counts a failed factor for `login_id` and records `event`; the error to answer with.
+  ApiError count_failure(const std::string& login_id, const std::string& user_id,
+                         const std::string& event, const std::string& details,
+                         const ClientInfo& client);
+  /// Verifies a TOTP code (once per step) or a backup code (once) inside `tx`.
+  Result<bool> consume_second_factor(db::Tx& tx, const MfaState& mfa, const std::string& user_id,
+                                     const std::string& code, const ClientInfo& client,
+                                     const std::string& login_id);
   std::string now() const;
 
   db::Database& db_;
@@ -74,6 +98,7 @@ class AuthService {
   JwtCodec jwt_;
   SessionManager sessions_;
   Lockout lockout_;
+  MfaVault vault_;
   std::string dummy_hash_;
   std::counting_semaphore<> hash_slots_;
 };

@@ -298,6 +298,8 @@ const std::vector<Def>& defs() {
         true);
     add("JWT_SECRET", "", "HMAC key for access tokens; required outside development and test",
         string_field([](Settings& s) -> std::string& { return s.auth.jwt_secret; }), true);
+    add("MFA_ENCRYPTION_KEY", "", "key for MFA secrets at rest (default: derived from JWT_SECRET)",
+        string_field([](Settings& s) -> std::string& { return s.auth.mfa_encryption_key; }), true);
     add("ACCESS_TOKEN_EXPIRE_MINUTES", "60", "access token lifetime",
         uint_field([](Settings& s) -> unsigned& { return s.auth.access_token_expire_minutes; }, 1,
                    10'080));

@@ -56,6 +56,7 @@ struct DatabaseSettings {
 
 struct AuthSettings {
   std::string jwt_secret;
+  std::string mfa_encryption_key;  ///< default: derived from jwt_secret
   unsigned access_token_expire_minutes = 60;
   unsigned max_failed_attempts = 5;
   unsigned lockout_duration_minutes = 30;

@@ -254,6 +254,8 @@ CREATE INDEX idx_mail_outbox_due ON mail_outbox (status, next_attempt_at);
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list{
       {1, "initial schema: evaluation domain and account security", kSchemaV1},
+      {2, "MFA: backup codes waiting for the setup to be verified",
+       "ALTER TABLE mfa_secrets ADD COLUMN pending_backup_codes TEXT"},
   };
   return list;
 }
