@@ -6,6 +6,7 @@
 #include "api/routes.hpp"
 #include "auth/jwt.hpp"
 #include "auth/service.hpp"
+#include "core/time_format.hpp"
 #include "http/body.hpp"
 #include "http/query.hpp"
 
@@ -17,10 +18,6 @@ namespace asio = boost::asio;
 
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 200;
-
-bool is_timestamp(std::string_view s) {
-  return s.size() >= 20 && s.size() <= 24 && s[4] == '-' && s[10] == 'T' && s.back() == 'Z';
-}
 
 bool is_event_type(std::string_view s) {
   return !s.empty() && s.size() <= 64 &&
@@ -81,11 +78,11 @@ std::vector<http::RouteSpec> security_event_routes(AppContext& app) {
     for (const auto& [name, op] :
          {std::pair{"since", "created_at >="}, {"until", "created_at <"}}) {
       if (auto v = http::query_param(req.query, name)) {
-        if (!is_timestamp(*v)) {
+        if (auto normalized = normalize_iso8601(*v)) {
+          add(op, *normalized);
+        } else {
           problems.push_back({name, "Must be an ISO 8601 UTC time like 2026-01-15T10:30:00Z",
                               "value_error.datetime", *v});
-        } else {
-          add(op, *v);
         }
       }
     }

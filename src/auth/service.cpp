@@ -148,7 +148,13 @@ Result<LoginResult> AuthService::login(const std::string& login_id, const std::s
   if (!st) return st.error();
 
   if (status->is_locked) {
-    record("authn_login_fail", nullptr, login_id, client, "locked");
+    // Attributed to the account when there is one, so that its owner sees the attempts.
+    db_.write([&](db::Tx& tx) {
+      return record_event(tx,
+                          SecurityEvent{"authn_login_fail", user ? user->id : "", login_id,
+                                        client.ip, client.user_agent, client.request_id, "locked"},
+                          now());
+    });
     return locked(*status);
   }
   // An unknown login id is verified against a dummy hash, so that it takes as long.

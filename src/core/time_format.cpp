@@ -22,4 +22,30 @@ std::string format_iso8601(SystemTime t, bool with_millis) {
                      hms.minutes().count(), hms.seconds().count(), ms);
 }
 
+std::optional<std::string> normalize_iso8601(std::string_view t) {
+  auto digits = [&](std::size_t from, std::size_t n) {
+    if (from + n > t.size()) return false;
+    for (std::size_t i = from; i < from + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return false;
+    }
+    return true;
+  };
+  if (t.size() < 20 || !digits(0, 4) || t[4] != '-' || !digits(5, 2) || t[7] != '-' ||
+      !digits(8, 2) || t[10] != 'T' || !digits(11, 2) || t[13] != ':' || !digits(14, 2) ||
+      t[16] != ':' || !digits(17, 2) || t.back() != 'Z') {
+    return std::nullopt;
+  }
+  std::string frac;
+  if (t.size() > 20) {
+    if (t[19] != '.' || t.size() < 22 || t.size() > 30 || !digits(20, t.size() - 21)) {
+      return std::nullopt;
+    }
+    frac = std::string(t.substr(20, t.size() - 21));
+  } else if (t[19] != 'Z') {
+    return std::nullopt;
+  }
+  frac = (frac + "000").substr(0, 3);
+  return std::string(t.substr(0, 19)) + "." + frac + "Z";
+}
+
 }  // namespace evald

@@ -74,7 +74,9 @@ Result<json::object> parse_form(const Request& req) {
                                 {{"body", "Malformed form encoding", "value_error.form", {}}});
   }
   json::object o;
-  for (const auto& p : *parsed) o[p.key] = p.value;
+  boost::urls::encoding_opts form_opts;
+  form_opts.space_as_plus = true;  // HTML forms send a space as '+'
+  for (const auto& p : *parsed) o[p.key.decode(form_opts)] = p.value.decode(form_opts);
   return o;
 }
 

@@ -36,3 +36,21 @@ TEST(TimeFormat, Iso8601Utc) {
 
 }  // namespace
 }  // namespace evald
+
+namespace evald {
+namespace {
+
+TEST(TimeFormat, NormalizesClientTimesToTheStoredForm) {
+  EXPECT_EQ(normalize_iso8601("2026-01-15T10:30:00Z").value(), "2026-01-15T10:30:00.000Z");
+  EXPECT_EQ(normalize_iso8601("2026-01-15T10:30:00.5Z").value(), "2026-01-15T10:30:00.500Z");
+  EXPECT_EQ(normalize_iso8601("2026-01-15T10:30:00.123456789Z").value(),
+            "2026-01-15T10:30:00.123Z");
+  for (const char* bad :
+       {"", "2026-01-15", "2026-01-15T10:30:00", "2026-01-15 10:30:00Z", "2026-01-15T10:30:00.Z",
+        "2026-1-15T10:30:00Z", "x026-01-15T10:30:00Z", "2026-01-15T10:30:00+09:00"}) {
+    EXPECT_FALSE(normalize_iso8601(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace evald
