@@ -7,9 +7,9 @@ packages=(
   cmake ninja-build g++ pkg-config ccache clang-format
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
-  libsqlite3-dev libpq-dev libssl-dev libqrencode-dev libpng-dev
+  libsqlite3-dev libpq-dev libssl-dev libqrencode-dev libpng-dev libcurl4-openssl-dev
   # tests and benchmark
-  python3-pytest python3-requests python3-pyotp curl nginx-light wrk postgresql sqlite3
+  python3-pytest python3-requests python3-pyotp python3-aiosmtpd curl nginx-light wrk postgresql sqlite3
 )
 
 missing=()

@@ -298,6 +298,63 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
   unlock.rate_category = http::RateCategory::kAdmin;
   routes.push_back(std::move(unlock));
 
+  auto request_reset = route(
+      "POST", "/auth/request-password-reset", "Mail a password reset link",
+      [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+        json::object o;
+        if (auto bad = read_json(req, o)) co_return std::move(*bad);
+        http::Fields f(o);
+        const auto email = f.required_string("email", 3, 254);
+        if (f.ok() && email.find('@') == std::string::npos) {
+          f.fail("email", "Invalid email format", "value_error.email");
+        }
+        if (!f.ok()) co_return Response::from_error(f.error());
+        const auto client = client_of(req, ctx);
+        auto st = co_await workers.run([&] { return auth.request_password_reset(email, client); });
+        if (!st) co_return Response::from_error(st.error());
+        // The same answer whether or not the address belongs to an account.
+        co_return ok_json(json::object{
+            {"message", "If the email belongs to an account, a reset link has been sent to it"}});
+      });
+  request_reset.description =
+      "Always answers the same, whether or not the email belongs to an account. The link (to "
+      "FRONTEND_URL/reset-password?token=...) is single use, expires after "
+      "RESET_TOKEN_EXPIRY_HOURS, and a newer request invalidates older links.";
+  request_reset.is_public = true;
+  request_reset.rate_category = http::RateCategory::kLogin;
+  request_reset.request_body = http::BodyDoc{
+      "application/json",
+      schema(
+          R"({"type":"object","required":["email"],"properties":{"email":{"type":"string","format":"email"}}})"),
+      schema(R"({"email":"kim@example.org"})")};
+  routes.push_back(std::move(request_reset));
+
+  auto reset = route(
+      "POST", "/auth/reset-password", "Set a new password with a reset token",
+      [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+        json::object o;
+        if (auto bad = read_json(req, o)) co_return std::move(*bad);
+        http::Fields f(o);
+        const auto token = f.required_string("token", 1, 256);
+        const auto next = f.required_string("new_password", 1, 1024);
+        if (!f.ok()) co_return Response::from_error(f.error());
+        const auto client = client_of(req, ctx);
+        auto st = co_await workers.run([&] { return auth.reset_password(token, next, client); });
+        if (!st) co_return Response::from_error(st.error());
+        co_return ok_json(json::object{{"password_reset", true}});
+      });
+  reset.description =
+      "Applies the password policy, revokes every session of the account and clears its "
+      "lockout. It does not sign in: sign in with the new password afterwards.";
+  reset.is_public = true;
+  reset.rate_category = http::RateCategory::kLogin;
+  reset.request_body =
+      http::BodyDoc{"application/json",
+                    schema(R"({"type":"object","required":["token","new_password"],"properties":{
+        "token":{"type":"string"},"new_password":{"type":"string","minLength":8,"maxLength":128,"format":"password"}}})"),
+                    schema(R"({"token":"3f9a...","new_password":"a new secret phrase 42"})")};
+  routes.push_back(std::move(reset));
+
   auto setup = route("POST", "/auth/setup-mfa", "Start TOTP multi-factor setup",
                      [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
                        json::object o;

@@ -28,6 +28,13 @@ AppContext::AppContext(Settings s)
       // Hashes at once: about one per core, each holding 19 MiB.
       auth(std::make_unique<auth::AuthService>(*db, clock, settings.auth,
                                                std::max(2u, settings.server.threads))) {
+  if (!settings.mail.smtp_server.empty()) {
+    mailer = mail::make_smtp_mailer(settings.mail);
+    outbox = std::make_unique<mail::OutboxSender>(
+        *db, *mailer, clock, std::chrono::milliseconds(settings.mail.retry_base_ms),
+        settings.mail.max_attempts);
+    auth->on_mail_queued([this] { outbox->poke(); });
+  }
   if (!settings.db.backup_dir.empty()) {
     backups = std::make_unique<db::BackupScheduler>(
         *db, clock, settings.db.backup_dir, std::chrono::hours(settings.db.backup_interval_hours),

@@ -10,6 +10,7 @@
 #include "core/clock.hpp"
 #include "db/backup_scheduler.hpp"
 #include "db/database.hpp"
+#include "mail/mail.hpp"
 #include "net/server.hpp"
 #include "net/worker_pool.hpp"
 
@@ -35,6 +36,9 @@ struct AppContext {
   std::unique_ptr<net::WorkerPool> workers;
   std::unique_ptr<db::Database> db;
   std::unique_ptr<auth::AuthService> auth;
+  /// Present when SMTP_SERVER is set; otherwise mail waits in the outbox.
+  std::unique_ptr<mail::Mailer> mailer;
+  std::unique_ptr<mail::OutboxSender> outbox;
   /// Present when BACKUP_DIR is set.
   std::unique_ptr<db::BackupScheduler> backups;
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();

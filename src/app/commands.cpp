@@ -80,7 +80,14 @@ int serve(const Settings& settings) {
     net::Server server(app.settings, dispatcher, app.server_state);
     server.bind();
     if (app.backups) app.backups->start();
+    if (app.outbox) {
+      app.outbox->start();
+    } else {
+      lg->warn("{}", log::Line("SMTP_SERVER is not set: mail (password resets) waits in the "
+                               "outbox until it is"));
+    }
     server.run();
+    if (app.outbox) app.outbox->stop();
     if (app.backups) app.backups->stop();
     app.workers->stop();
   } catch (const std::exception& e) {

@@ -2,6 +2,7 @@
 /// The account flows: login, token checks, logout, password change, sessions, lockout. Every
 /// call blocks (database, argon2id): run it on the worker pool.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <semaphore>
@@ -48,6 +49,14 @@ class AuthService {
   /// With MFA on: MFA_REQUIRED without `mfa_code`, AUTH_FAILED (counted) with a wrong one.
   Result<LoginResult> login(const std::string& login_id, const std::string& password,
                             const std::string& mfa_code, const ClientInfo& client);
+
+  /// Always the same outcome for the caller; a mail only when the email is an active account's.
+  Status request_password_reset(const std::string& email, const ClientInfo& client);
+  /// VALIDATION_ERROR for a token that is unknown, used, superseded or expired (one message).
+  Status reset_password(const std::string& token, const std::string& new_password,
+                        const ClientInfo& client);
+  /// Called after a mail is queued (wakes the sender).
+  void on_mail_queued(std::function<void()> f) { mail_queued_ = std::move(f); }
 
   Result<MfaSetup> setup_mfa(const http::Principal& who, const std::string& password,
                              const ClientInfo& client);
@@ -101,6 +110,7 @@ class AuthService {
   MfaVault vault_;
   std::string dummy_hash_;
   std::counting_semaphore<> hash_slots_;
+  std::function<void()> mail_queued_;
 };
 
 }  // namespace evald::auth

@@ -338,6 +338,10 @@ const std::vector<Def>& defs() {
                      {"starttls", "tls", "none"}));
     add("FROM_EMAIL", "noreply@onlineevaluation.com", "sender of outgoing mail",
         string_field([](Settings& s) -> std::string& { return s.mail.from_email; }));
+    add("MAIL_RETRY_BASE_MS", "5000", "first retry of a failed delivery; doubles up to 10 minutes",
+        uint_field([](Settings& s) -> unsigned& { return s.mail.retry_base_ms; }, 10, 600'000));
+    add("MAIL_MAX_ATTEMPTS", "20", "deliveries tried before a mail is given up",
+        uint_field([](Settings& s) -> unsigned& { return s.mail.max_attempts; }, 1, 1000));
     add("RATE_LIMIT_ENABLED", "true", "rate limiting on or off",
         bool_field([](Settings& s) -> bool& { return s.ratelimit.enabled; }));
     add("RATE_LIMIT_RULES", "", "rules file (JSON or YAML) replacing the defaults",

@@ -75,6 +75,8 @@ struct MailSettings {
   std::string smtp_password;
   std::string smtp_tls = "starttls";
   std::string from_email = "noreply@onlineevaluation.com";
+  unsigned retry_base_ms = 5'000;  ///< first retry after a failed delivery; doubles each time
+  unsigned max_attempts = 20;
 };
 
 struct RateLimitSettings {
