@@ -10,10 +10,13 @@ PASSWORD = "Evald-Mfa-Pass-2026!"
 SECRET = "mfa-test-jwt-secret-0123456789abcdef"
 
 
-@pytest.fixture
-def srv(evald):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def srv(request, evald, tmp_path):
+    url = (f"sqlite://{tmp_path}/mfa.db" if request.param == "sqlite"
+           else request.getfixturevalue("fresh_pg_url"))
     return evald(env={"JWT_SECRET": SECRET, "ADMIN_LOGIN_ID": "admin", "ADMIN_PASSWORD": PASSWORD,
-                      "ADMIN_EMAIL": "admin@example.org", "MAX_FAILED_ATTEMPTS": "4"})
+                      "ADMIN_EMAIL": "admin@example.org", "MAX_FAILED_ATTEMPTS": "4",
+                      "DATABASE_URL": url})
 
 
 def login(srv, **extra):

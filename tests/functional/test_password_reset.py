@@ -67,6 +67,13 @@ class SmtpSink:
         raise AssertionError(f"expected {count} mails, got {len(self.messages())}")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/reset.db"
+    return request.getfixturevalue("fresh_pg_url")
+
+
 @pytest.fixture
 def sink(tmp_path):
     s = SmtpSink(tmp_path, free_port()).start()
@@ -74,8 +81,8 @@ def sink(tmp_path):
     s.stop()
 
 
-def start(evald, smtp_port, **env):
-    return evald(env={"SMTP_SERVER": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_TLS": "none",
+def start(evald, smtp_port, db_url, **env):
+    return evald(env={"DATABASE_URL": db_url, "SMTP_SERVER": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_TLS": "none",
                       "FRONTEND_URL": "https://eval.example.org", "ADMIN_LOGIN_ID": "kim",
                       "ADMIN_PASSWORD": PASSWORD, "ADMIN_EMAIL": EMAIL, "MAIL_RETRY_BASE_MS": "200",
                       **env})
@@ -103,8 +110,8 @@ def login(srv, password):
                          timeout=10)
 
 
-def test_reset_mail_and_new_password(evald, sink):
-    srv = start(evald, sink.port)
+def test_reset_mail_and_new_password(evald, sink, db_url):
+    srv = start(evald, sink.port, db_url)
     session = login(srv, PASSWORD).json()["access_token"]
     r = request_reset(srv)
     assert r.status_code == 200
@@ -132,8 +139,8 @@ def test_reset_mail_and_new_password(evald, sink):
     assert token not in srv.log_text() and NEW_PASSWORD not in srv.log_text()
 
 
-def test_unknown_email_gets_the_same_answer_and_no_mail(evald, sink):
-    srv = start(evald, sink.port)
+def test_unknown_email_gets_the_same_answer_and_no_mail(evald, sink, db_url):
+    srv = start(evald, sink.port, db_url)
     known = request_reset(srv)
     unknown = request_reset(srv, "nobody@example.org")
     assert known.status_code == unknown.status_code == 200
@@ -143,8 +150,8 @@ def test_unknown_email_gets_the_same_answer_and_no_mail(evald, sink):
     assert len(sink.messages()) == 1
 
 
-def test_reset_answers_in_about_the_same_time_either_way(evald, sink):
-    srv = start(evald, sink.port)
+def test_reset_answers_in_about_the_same_time_either_way(evald, sink, db_url):
+    srv = start(evald, sink.port, db_url)
     import statistics
 
     def timed(address):
@@ -159,8 +166,8 @@ def test_reset_answers_in_about_the_same_time_either_way(evald, sink):
     assert statistics.median(known) < 5 * statistics.median(unknown) + 0.005
 
 
-def test_newer_request_supersedes_and_tokens_are_validated(evald, sink):
-    srv = start(evald, sink.port)
+def test_newer_request_supersedes_and_tokens_are_validated(evald, sink, db_url):
+    srv = start(evald, sink.port, db_url)
     request_reset(srv)
     request_reset(srv)
     first, second = sorted(sink.wait_for(2), key=lambda m: m["Date"])
@@ -172,8 +179,8 @@ def test_newer_request_supersedes_and_tokens_are_validated(evald, sink):
     assert reset(srv, "not-a-token").status_code == 400
 
 
-def test_policy_applies_to_the_new_password(evald, sink):
-    srv = start(evald, sink.port)
+def test_policy_applies_to_the_new_password(evald, sink, db_url):
+    srv = start(evald, sink.port, db_url)
     request_reset(srv)
     token, _ = token_of(sink.wait_for(1)[0])
     for weak in ("short", "password123", "kim", EMAIL):
@@ -184,25 +191,30 @@ def test_policy_applies_to_the_new_password(evald, sink):
     assert reset(srv, token).status_code == 200  # the token survived the refusals
 
 
-def test_expired_token_is_refused(evald, tmp_path, sink):
-    srv = start(evald, sink.port)
+def test_expired_token_is_refused(evald, tmp_path, sink, db_url, psql):
+    srv = start(evald, sink.port, db_url)
     request_reset(srv)
     token, _ = token_of(sink.wait_for(1)[0])
-    # Age the token in the database (the server reads the same SQLite file).
+    # Age the token in the database behind the server's back.
     import hashlib
-    import sqlite3
-    db = sqlite3.connect(str(srv.workdir / "data" / "evald.db"), timeout=10)
-    db.execute("UPDATE password_resets SET expires_at = '2000-01-01T00:00:00.000Z' "
-               "WHERE token_hash = ?", (hashlib.sha256(token.encode()).hexdigest(),))
-    db.commit()
-    db.close()
+    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    sql = ("UPDATE password_resets SET expires_at = '2000-01-01T00:00:00.000Z' "
+           f"WHERE token_hash = '{token_hash}'")
+    if db_url.startswith("sqlite://"):
+        import sqlite3
+        db = sqlite3.connect(db_url[len("sqlite://"):], timeout=10)
+        db.execute(sql)
+        db.commit()
+        db.close()
+    else:
+        psql(db_url, sql)
     assert reset(srv, token).status_code == 400
     assert login(srv, PASSWORD).status_code == 200
 
 
-def test_mail_waits_while_the_server_is_down_and_none_is_lost(evald, tmp_path):
+def test_mail_waits_while_the_server_is_down_and_none_is_lost(evald, tmp_path, db_url):
     port = free_port()
-    srv = start(evald, port)  # nothing listens there yet
+    srv = start(evald, port, db_url)  # nothing listens there yet
     for _ in range(3):
         assert request_reset(srv).status_code == 200
     time.sleep(1.0)  # a few failed deliveries
@@ -214,15 +226,14 @@ def test_mail_waits_while_the_server_is_down_and_none_is_lost(evald, tmp_path):
         sink.stop()
 
 
-def test_mail_survives_a_restart(evald, tmp_path):
+def test_mail_survives_a_restart(evald, tmp_path, db_url):
     port = free_port()
-    srv = start(evald, port)
+    srv = start(evald, port, db_url)
     assert request_reset(srv).status_code == 200
-    db_url = "sqlite://" + str(srv.workdir / "data" / "evald.db")
     assert srv.stop() == 0
     sink = SmtpSink(tmp_path, port).start()
     try:
-        start(evald, port, DATABASE_URL=db_url)
+        start(evald, port, db_url)
         assert len(sink.wait_for(1, timeout=20)) == 1
     finally:
         sink.stop()
@@ -236,8 +247,8 @@ def test_mail_survives_a_restart(evald, tmp_path):
     ("/auth/reset-password", {"new_password": NEW_PASSWORD}),
     ("/auth/reset-password", {"token": ["x"], "new_password": NEW_PASSWORD}),
 ])
-def test_bad_input(evald, sink, path, body):
-    srv = start(evald, sink.port)
+def test_bad_input(evald, sink, path, body, tmp_path):
+    srv = start(evald, sink.port, f"sqlite://{tmp_path}/bad.db")
     r = requests.post(srv.url(path), json=body, timeout=10)
     assert r.status_code == 400
     assert r.json()["error_code"] == "VALIDATION_ERROR"
