@@ -213,3 +213,40 @@ TEST(PasswordPolicy, ShipsAtLeastTenThousandCommonPasswords) {
 
 }  // namespace
 }  // namespace evald::auth
+
+#include "auth/password.hpp"
+#include "auth/service.hpp"
+
+namespace evald::auth {
+namespace {
+
+TEST_F(AuthState, LoginUpgradesAHashWithOlderParameters) {
+  AuthSettings settings;
+  settings.jwt_secret = std::string(40, 'k');
+  AuthService auth(*db_, clock_, settings, 1);
+  const std::string password = "Evald-Upgrade-Pass-2026!";
+  const std::string weak = hash_password(password, HashParams{1, 8 * 1024});
+  ASSERT_TRUE(needs_rehash(weak));
+  ASSERT_TRUE(db_->write([&](db::Tx& tx) {
+                   return set_password_hash(tx, "u1", weak, format_iso8601(clock_.now(), true));
+                 })
+                  .ok());
+  auto r = auth.login("alice", password, "", ClientInfo{"127.0.0.1", "test", "req-1"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto stored = db_->query("SELECT password_hash FROM users WHERE id = 'u1'");
+  ASSERT_TRUE(stored.ok());
+  const std::string upgraded = stored->text(0, "password_hash");
+  EXPECT_NE(upgraded, weak);
+  EXPECT_FALSE(needs_rehash(upgraded));
+  EXPECT_NE(upgraded.find("m=19456,t=2,p=1"), std::string::npos);
+  EXPECT_TRUE(verify_password(password, upgraded));
+  // The token it issued carries the user, role and a session that validates.
+  auto claims = auth.verify_token(r->access_token);
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->user_id, "u1");
+  EXPECT_EQ(claims->role, "evaluator");
+  EXPECT_TRUE(*auth.sessions().validate(*db_, SessionManager::public_id(claims->session_id), "u1"));
+}
+
+}  // namespace
+}  // namespace evald::auth
