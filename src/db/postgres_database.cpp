@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "core/scope_exit.hpp"
 #include "db/engines.hpp"
 #include "db/sql.hpp"
 #include "log/log.hpp"
@@ -245,11 +246,7 @@ class PostgresDatabase final : public Database {
       auto acquired = acquire();
       if (!acquired) return std::move(acquired).error();
       std::unique_ptr<PgConn> conn = std::move(acquired.value());
-      struct Return {
-        PostgresDatabase* self;
-        std::unique_ptr<PgConn>& c;
-        ~Return() { self->release(std::move(c)); }
-      } ret{this, conn};
+      const ScopeExit give_back([&] { release(std::move(conn)); });
       const bool was_idle = conn->statements_run > 0;
       PgTx tx(*conn, *monitor_, nullptr);
       auto r = tx.query(sql, params);
@@ -270,11 +267,7 @@ class PostgresDatabase final : public Database {
       auto acquired = acquire();
       if (!acquired) return std::move(acquired).error();
       std::unique_ptr<PgConn> conn = std::move(acquired.value());
-      struct Return {
-        PostgresDatabase* self;
-        std::unique_ptr<PgConn>& c;
-        ~Return() { self->release(std::move(c)); }
-      } ret{this, conn};
+      const ScopeExit give_back([&] { release(std::move(conn)); });
 
       PgTx tx(*conn, *monitor_, written);
       auto st = tx.script(begin);

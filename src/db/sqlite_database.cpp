@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "core/scope_exit.hpp"
 #include "db/database.hpp"
 #include "db/engines.hpp"
 #include "db/sql.hpp"
@@ -117,13 +118,10 @@ class Connection {
       if (rc != SQLITE_OK) return map_error(db_, rc, sql);
       stmts_.emplace(std::move(key), stmt);
     }
-    struct Reset {
-      sqlite3_stmt* s;
-      ~Reset() {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-      }
-    } reset{stmt};
+    const ScopeExit reset([stmt] {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+    });
 
     if (static_cast<std::size_t>(sqlite3_bind_parameter_count(stmt)) != params.size()) {
       return database_failure("parameter count mismatch in: " + std::string(sql));
@@ -264,13 +262,10 @@ class SqliteDatabase final : public Database {
       std::lock_guard lock(mu_);
       writer_busy_ = true;
     }
-    struct Idle {
-      SqliteDatabase* self;
-      ~Idle() {
-        std::lock_guard lock(self->mu_);
-        self->writer_busy_ = false;
-      }
-    } idle{this};
+    const ScopeExit idle([this] {
+      std::lock_guard lock(mu_);
+      writer_busy_ = false;
+    });
     if (auto st = writer_->simple("BEGIN IMMEDIATE"); !st) return st;
     SqliteTx tx(*writer_, *monitor_, &written);
     Status result = Ok{};
@@ -295,22 +290,14 @@ class SqliteDatabase final : public Database {
 
   Result<Rows> run_single(std::string_view sql, const Params& params) override {
     auto conn = acquire();
-    struct Return {
-      SqliteDatabase* self;
-      std::unique_ptr<Connection>& c;
-      ~Return() { self->release(std::move(c)); }
-    } ret{this, conn};
+    const ScopeExit give_back([&] { release(std::move(conn)); });
     SqliteTx tx(*conn, *monitor_, nullptr);
     return tx.query(sql, params);
   }
 
   Status run_read(const TxFn& fn) override {
     auto conn = acquire();
-    struct Return {
-      SqliteDatabase* self;
-      std::unique_ptr<Connection>& c;
-      ~Return() { self->release(std::move(c)); }
-    } ret{this, conn};
+    const ScopeExit give_back([&] { release(std::move(conn)); });
     if (auto st = conn->simple("BEGIN"); !st) return st;
     SqliteTx tx(*conn, *monitor_, nullptr);
     Status result = Ok{};

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/ids.hpp"
+#include "core/scope_exit.hpp"
 #include "http/error_body.hpp"
 #include "http/security_headers.hpp"
 #include "log/log.hpp"
@@ -231,11 +232,7 @@ class Service {
     beast::tcp_stream stream(std::move(socket));
     Connection conn{&stream};
     tc.connections.insert(&conn);
-    struct Unregister {
-      ThreadCtx& tc;
-      Connection* c;
-      ~Unregister() { tc.connections.erase(c); }
-    } unregister{tc, &conn};
+    const ScopeExit unregister([&] { tc.connections.erase(&conn); });
 
     beast::flat_buffer buffer;
     for (;;) {
