@@ -329,9 +329,7 @@ Result<BackupInfo> restore_backup(Database& db, const std::string& path,
         values += (i ? ", $" : "$") + std::to_string(i + 1);
       }
       sql += ") VALUES (" + values + ")";
-      for (const auto& row : t.rows) {
-        if (auto r = tx.exec(sql, row); !r) return std::move(r).error();
-      }
+      if (auto r = tx.exec_many(sql, t.rows); !r) return r;
       auto count = tx.query("SELECT COUNT(*) AS n FROM " + t.name);
       if (!count) return std::move(count).error();
       if (static_cast<std::uint64_t>(count->integer(0, "n")) != t.rows.size()) {

@@ -67,6 +67,13 @@ Result<std::int64_t> Tx::exec(std::string_view sql, const Params& params) {
   return r->affected;
 }
 
+Status Tx::exec_many(std::string_view sql, const std::vector<Params>& rows) {
+  for (const auto& row : rows) {
+    if (auto r = exec(sql, row); !r) return std::move(r).error();
+  }
+  return Ok{};
+}
+
 Database::Database(const DatabaseOptions& options, const Clock& clock)
     : monitor_(
           std::make_unique<QueryMonitor>(clock, std::chrono::milliseconds(options.slow_query_ms))),

@@ -57,6 +57,9 @@ class Tx {
   virtual Status script(std::string_view sql) = 0;
   /// Rows affected.
   Result<std::int64_t> exec(std::string_view sql, const Params& params = {});
+  /// One statement for many parameter sets, all or nothing (the caller's transaction rolls back
+  /// on an error). PostgreSQL pipelines them: one round trip per batch instead of per row.
+  virtual Status exec_many(std::string_view sql, const std::vector<Params>& rows);
 };
 
 using TxFn = std::function<Status(Tx&)>;

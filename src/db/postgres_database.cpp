@@ -106,6 +106,26 @@ class PgTx final : public Tx {
     return r;
   }
 
+  // Pipeline mode: a batch of executions is sent, then its results read, so the rows of a
+  // restore cost one round trip per batch. Batches stay small enough that neither side's
+  // socket buffer fills while the other waits (libpq's blocking-mode caveat).
+  Status exec_many(std::string_view sql, const std::vector<Params>& rows) override {
+    if (rows.empty()) return Ok{};
+    auto name = prepare(sql);
+    if (!name) return std::move(name).error();
+    const auto start = Clock_::now();
+    Status result = Ok{};
+    for (std::size_t begin = 0; begin < rows.size() && result.ok(); begin += kPipelineBatch) {
+      const std::size_t end = std::min(rows.size(), begin + kPipelineBatch);
+      result = pipeline_batch(*name, sql, rows, begin, end);
+    }
+    m_.record(sql, Clock_::now() - start, result.ok());
+    if (result && written_) {
+      if (auto t = written_table(sql)) written_->push_back(*t);
+    }
+    return result;
+  }
+
   Status script(std::string_view sql) override {
     const auto start = Clock_::now();
     PGresult* res = PQexec(c_.conn, std::string(sql).c_str());
@@ -122,28 +142,35 @@ class PgTx final : public Tx {
   }
 
  private:
-  Result<Rows> run(std::string_view sql, const Params& params) {
+  static constexpr std::size_t kPipelineBatch = 256;
+
+  // The statement's prepared name on this connection, preparing it the first time.
+  Result<std::string> prepare(std::string_view sql) {
     std::string key(sql);
     auto it = c_.prepared.find(key);
-    if (it == c_.prepared.end()) {
-      std::string name = "s" + std::to_string(c_.prepared.size());
-      PGresult* prep = PQprepare(c_.conn, name.c_str(), key.c_str(), 0, nullptr);
-      if (!prep || PQresultStatus(prep) != PGRES_COMMAND_OK) {
-        auto e = map_result_error(c_.conn, prep, sql);
-        if (PQstatus(c_.conn) == CONNECTION_BAD) c_.broken = true;
-        PQclear(prep);
-        return e;
-      }
+    if (it != c_.prepared.end()) return it->second;
+    std::string name = "s" + std::to_string(c_.prepared.size());
+    PGresult* prep = PQprepare(c_.conn, name.c_str(), key.c_str(), 0, nullptr);
+    if (!prep || PQresultStatus(prep) != PGRES_COMMAND_OK) {
+      auto e = map_result_error(c_.conn, prep, sql);
+      if (PQstatus(c_.conn) == CONNECTION_BAD) c_.broken = true;
       PQclear(prep);
-      it = c_.prepared.emplace(std::move(key), std::move(name)).first;
+      return e;
     }
-    std::vector<std::string> text(params.size());
-    std::vector<const char*> values(params.size());
+    PQclear(prep);
+    c_.prepared.emplace(std::move(key), name);
+    return name;
+  }
+
+  // Parameters as text; the vectors keep the strings alive while libpq reads them.
+  static void to_text(const Params& params, std::vector<std::string>& text,
+                      std::vector<const char*>& values) {
+    text.assign(params.size(), {});
+    values.assign(params.size(), nullptr);
     for (std::size_t i = 0; i < params.size(); ++i) {
       const auto& p = params[i];
       switch (p.index()) {
         case 0:
-          values[i] = nullptr;
           continue;
         case 1:
           text[i] = std::to_string(std::get<1>(p));
@@ -157,7 +184,60 @@ class PgTx final : public Tx {
       }
       values[i] = text[i].c_str();
     }
-    PGresult* res = PQexecPrepared(c_.conn, it->second.c_str(), static_cast<int>(params.size()),
+  }
+
+  Status pipeline_batch(const std::string& name, std::string_view sql,
+                        const std::vector<Params>& rows, std::size_t begin, std::size_t end) {
+    if (PQenterPipelineMode(c_.conn) != 1) return database_failure("cannot enter pipeline mode");
+    std::vector<std::string> text;
+    std::vector<const char*> values;
+    for (std::size_t i = begin; i < end; ++i) {
+      to_text(rows[i], text, values);
+      if (PQsendQueryPrepared(c_.conn, name.c_str(), static_cast<int>(values.size()), values.data(),
+                              nullptr, nullptr, 0) != 1) {
+        c_.broken = true;  // the connection is in an unknown state: never reuse it
+        return database_unavailable(std::string("pipeline send failed: ") +
+                                    PQerrorMessage(c_.conn));
+      }
+    }
+    if (PQpipelineSync(c_.conn) != 1) {
+      c_.broken = true;
+      return database_unavailable("pipeline sync failed");
+    }
+    std::optional<ApiError> first_error;
+    // Each query yields its result then a NULL; the sync yields PGRES_PIPELINE_SYNC.
+    for (;;) {
+      PGresult* res = PQgetResult(c_.conn);
+      if (!res) {
+        if (PQstatus(c_.conn) == CONNECTION_BAD) {
+          c_.broken = true;
+          return database_unavailable("connection lost in a pipeline");
+        }
+        continue;
+      }
+      const auto status = PQresultStatus(res);
+      if (status == PGRES_PIPELINE_SYNC) {
+        PQclear(res);
+        break;
+      }
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK &&
+          status != PGRES_PIPELINE_ABORTED && !first_error) {
+        first_error = map_result_error(c_.conn, res, sql);
+      }
+      PQclear(res);
+    }
+    PQexitPipelineMode(c_.conn);
+    if (first_error) return *first_error;
+    return Ok{};
+  }
+
+  Result<Rows> run(std::string_view sql, const Params& params) {
+    auto name = prepare(sql);
+    if (!name) return std::move(name).error();
+    std::vector<std::string> text;
+    std::vector<const char*> values;
+    to_text(params, text, values);
+    PGresult* res = PQexecPrepared(c_.conn, name->c_str(), static_cast<int>(params.size()),
                                    values.data(), nullptr, nullptr, 0);
     const auto status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
