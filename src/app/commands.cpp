@@ -49,6 +49,11 @@ int serve(const Settings& settings) {
                        .kv("commit", build_info().commit)
                        .kv("environment", to_string(app.settings.environment))
                        .kv("database", to_string(app.db->engine())));
+    if (app.settings.auth.jwt_secret.empty()) {
+      lg->warn("{}", log::Line("JWT_SECRET is not set: access tokens and MFA secrets use a key "
+                               "made at start, so sign-ins and MFA do not survive a restart "
+                               "(allowed in development and test only)"));
+    }
     if (app.settings.db.migrate_on_start) {
       auto m = db::migrate(*app.db);
       if (!m) throw std::runtime_error(describe(m.error()));
