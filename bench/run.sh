@@ -33,7 +33,7 @@ pids+=($!)
 
 evald_port=$(free_port)
 (cd "$work" && ENVIRONMENT=production JWT_SECRET=bench-secret-bench-secret-bench-secret \
-  HOST=127.0.0.1 PORT=$evald_port LOG_LEVEL=info DATABASE_URL=sqlite://$work/bench.db \
+  HOST=127.0.0.1 PORT=$evald_port LOG_LEVEL=info DATABASE_URL=sqlite://$work/bench.db RATE_LIMIT_ENABLED=false \
   ADMIN_LOGIN_ID=bench-admin ADMIN_PASSWORD='Bench-Admin-Pass-2026!' ADMIN_EMAIL=bench@example.org \
   exec "$OLDPWD/$EVALD" serve > "$work/evald.log" 2>&1) &
 evald_pid=$!

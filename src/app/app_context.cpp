@@ -28,6 +28,7 @@ AppContext::AppContext(Settings s)
       // Hashes at once: about one per core, each holding 19 MiB.
       auth(std::make_unique<auth::AuthService>(*db, clock, settings.auth,
                                                std::max(2u, settings.server.threads))) {
+  limiter = std::make_unique<ratelimit::Limiter>(ratelimit::default_rules());
   if (!settings.mail.smtp_server.empty()) {
     mailer = mail::make_smtp_mailer(settings.mail);
     outbox = std::make_unique<mail::OutboxSender>(

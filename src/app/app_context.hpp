@@ -13,6 +13,7 @@
 #include "mail/mail.hpp"
 #include "net/server.hpp"
 #include "net/worker_pool.hpp"
+#include "ratelimit/limiter.hpp"
 
 namespace evald {
 
@@ -36,6 +37,7 @@ struct AppContext {
   std::unique_ptr<net::WorkerPool> workers;
   std::unique_ptr<db::Database> db;
   std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<ratelimit::Limiter> limiter;
   /// Present when SMTP_SERVER is set; otherwise mail waits in the outbox.
   std::unique_ptr<mail::Mailer> mailer;
   std::unique_ptr<mail::OutboxSender> outbox;

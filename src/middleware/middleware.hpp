@@ -14,6 +14,9 @@
 namespace evald::auth {
 class AuthService;
 }
+namespace evald::ratelimit {
+class Limiter;
+}
 
 namespace evald::middleware {
 
@@ -28,6 +31,12 @@ std::unique_ptr<http::Middleware> make_error_barrier();
 
 /// CORS for the configured origins: exact match, preflight answered, never `*`.
 std::unique_ptr<http::Middleware> make_cors(std::vector<std::string> allowed_origins);
+
+/// Token buckets per IP, user, endpoint and globally (the route's category); the client's
+/// address behind trusted proxies; X-RateLimit-* and RateLimit headers; 429 with Retry-After.
+std::unique_ptr<http::Middleware> make_rate_limit(ratelimit::Limiter& limiter,
+                                                  const Settings& settings, auth::AuthService& auth,
+                                                  const Clock& clock);
 
 /// Bearer access tokens and server-side sessions; the route's roles (401 / 403).
 std::unique_ptr<http::Middleware> make_authenticate(auth::AuthService& auth,

@@ -1,0 +1,117 @@
+#include <sodium.h>
+
+#include <cmath>
+
+#include "auth/service.hpp"
+#include "http/route.hpp"
+#include "middleware/middleware.hpp"
+#include "ratelimit/client_ip.hpp"
+#include "ratelimit/limiter.hpp"
+
+namespace evald::middleware {
+namespace {
+
+std::int64_t seconds_up(std::int64_t ms) { return (ms + 999) / 1000; }
+
+void set_headers(http::Response& res, const ratelimit::RuleOutcome& o) {
+  const auto& r = *o.rule;
+  const auto limit = static_cast<long long>(r.burst);
+  const auto remaining = static_cast<long long>(std::floor(std::max(0.0, o.verdict.remaining)));
+  const auto reset = seconds_up(std::max(o.verdict.reset_ms, o.blocked ? o.blocked_ms : 0));
+  const auto window = std::chrono::duration_cast<std::chrono::seconds>(r.window).count();
+  res.headers.set("X-RateLimit-Limit", std::to_string(limit));
+  res.headers.set("X-RateLimit-Remaining", std::to_string(remaining));
+  res.headers.set("X-RateLimit-Reset", std::to_string(reset));
+  res.headers.set("X-RateLimit-Window", std::to_string(window));
+  // draft-ietf-httpapi-ratelimit-headers-07
+  res.headers.set("RateLimit-Policy",
+                  std::to_string(static_cast<long long>(r.limit)) + ";w=" + std::to_string(window) +
+                      ";burst=" + std::to_string(limit) + ";policy=\"" + r.name + "\"");
+  res.headers.set("RateLimit", "limit=" + std::to_string(limit) + ", remaining=" +
+                                   std::to_string(remaining) + ", reset=" + std::to_string(reset));
+}
+
+class RateLimit final : public http::Middleware {
+ public:
+  RateLimit(ratelimit::Limiter& limiter, ratelimit::TrustedProxies proxies, auth::AuthService& auth,
+            const Clock& clock, bool enabled, std::string bypass_token)
+      : limiter_(limiter),
+        proxies_(std::move(proxies)),
+        auth_(auth),
+        clock_(clock),
+        enabled_(enabled),
+        bypass_(std::move(bypass_token)) {}
+  std::string_view name() const override { return "rate_limit"; }
+
+  boost::asio::awaitable<http::Response> handle(http::Request& req, http::RequestContext& ctx,
+                                                http::Next next) override {
+    ctx.client_ip =
+        proxies_.client_ip(ctx.peer_ip, req.headers.get("X-Forwarded-For").value_or(""));
+    if (!enabled_ || !ctx.route || ctx.route->rate_category == http::RateCategory::kExempt) {
+      co_return co_await next(req, ctx);
+    }
+    if (!bypass_.empty()) {
+      const auto given = req.headers.get("X-RateLimit-Bypass");
+      if (given && given->size() == bypass_.size() &&
+          sodium_memcmp(given->data(), bypass_.data(), bypass_.size()) == 0) {
+        limiter_.count_bypass();
+        co_return co_await next(req, ctx);
+      }
+    }
+    ratelimit::RequestInfo info;
+    info.client_ip = ctx.client_ip;
+    info.category = std::string(http::to_string(ctx.route->rate_category));
+    info.route = ctx.route->path;
+    // Per-user buckets key on the user of a validly signed token (the session is checked
+    // later, by authentication; a signature is enough to know whose bucket it is).
+    if (auto auth = req.headers.get("Authorization");
+        auth && auth->size() > 7 && http::iequals(auth->substr(0, 7), "bearer ")) {
+      if (auto claims = auth_.verify_token(auth->substr(7))) {
+        info.user_id = claims->user_id;
+        info.role = claims->role;
+      }
+    }
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            clock_.steady_now().time_since_epoch())
+                            .count();
+    auto d = limiter_.check(info, now_ms);
+    if (!d.allowed) {
+      const auto& o = d.outcomes[static_cast<std::size_t>(d.violated)];
+      const auto retry = std::max<std::int64_t>(1, seconds_up(o.verdict.retry_ms));
+      auto res = http::Response::from_error(ApiError{
+          ErrorCode::kRateLimitExceeded,
+          "Too many requests; retry after " + std::to_string(retry) + " seconds",
+          {{"rate_limit", o.rule->name + (o.blocked ? " (penalty)" : ""),
+            "rate_limit." + std::string(ratelimit::to_string(o.rule->scope)), std::nullopt}},
+          0,
+          {}});
+      res.headers.set("Retry-After", std::to_string(retry));
+      set_headers(res, o);
+      co_return res;
+    }
+    http::Response res = co_await next(req, ctx);
+    if (d.tightest >= 0) set_headers(res, d.outcomes[static_cast<std::size_t>(d.tightest)]);
+    co_return res;
+  }
+
+ private:
+  ratelimit::Limiter& limiter_;
+  ratelimit::TrustedProxies proxies_;
+  auth::AuthService& auth_;
+  const Clock& clock_;
+  bool enabled_;
+  std::string bypass_;
+};
+
+}  // namespace
+
+std::unique_ptr<http::Middleware> make_rate_limit(ratelimit::Limiter& limiter,
+                                                  const Settings& settings, auth::AuthService& auth,
+                                                  const Clock& clock) {
+  const bool bypass_allowed = settings.environment != Environment::kProduction;
+  return std::make_unique<RateLimit>(
+      limiter, ratelimit::TrustedProxies(settings.server.trusted_proxies), auth, clock,
+      settings.ratelimit.enabled, bypass_allowed ? settings.ratelimit.bypass_token : "");
+}
+
+}  // namespace evald::middleware
