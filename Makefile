@@ -1,7 +1,7 @@
 # The two commands: `make run` and `make test`. Both install what is missing first.
 BUILD_DIR ?= build
 PYTHON    := /usr/bin/python3
-SOURCES    = $(shell find src tests -name '*.cpp' -o -name '*.hpp')
+SOURCES    = $(shell find src tests bench -name '*.cpp' -o -name '*.hpp')
 
 .PHONY: all deps configure build run test unit functional format format-check bench clean
 

@@ -105,14 +105,16 @@ int main(int argc, char** argv) {
   fill(*d);
   net::WorkerPool pool(8);
 
-  const std::string by_id = "SELECT id, project_id, name, registration_number, address FROM companies WHERE id = $1";
+  const std::string by_id =
+      "SELECT id, project_id, name, registration_number, address FROM companies WHERE id = $1";
   const std::string list =
       "SELECT id, name, registration_number FROM companies WHERE project_id = $1 ORDER BY name "
       "LIMIT 50";
   const std::vector<std::string> tables{"companies"};
   auto pk = [&](bool cached) {
     return [&, cached](unsigned r) {
-      db::Params p{company_id(static_cast<int>(r % kProjects), static_cast<int>(r / 7 % kPerProject))};
+      db::Params p{
+          company_id(static_cast<int>(r % kProjects), static_cast<int>(r / 7 % kPerProject))};
       auto rows = cached ? d->cached_query(by_id, p, tables) : d->query(by_id, p);
       return rows.ok() && rows->size() == 1;
     };

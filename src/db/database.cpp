@@ -81,6 +81,12 @@ Database::Database(const DatabaseOptions& options, const Clock& clock)
                                           std::chrono::seconds(options.query_cache_ttl_seconds),
                                           options.query_cache_max_entries)) {}
 
+Status Database::ping() {
+  auto r = query("SELECT 1");
+  if (!r) return std::move(r).error();
+  return Ok{};
+}
+
 Status Database::write(const TxFn& fn) {
   std::vector<std::string> written;
   auto st = run_write(fn, written);

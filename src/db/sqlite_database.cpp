@@ -237,12 +237,6 @@ class SqliteDatabase final : public Database {
 
   Engine engine() const override { return Engine::kSqlite; }
 
-  Status ping() override {
-    auto r = query("SELECT 1");
-    if (!r) return std::move(r).error();
-    return Ok{};
-  }
-
   PoolStats pool_stats() const override {
     std::lock_guard lock(mu_);
     PoolStats s;

@@ -12,6 +12,14 @@ namespace evald::http {
 
 struct RouteSpec;
 
+/// The claims of a bearer token whose signature and lifetime were checked (the session not yet):
+/// whichever layer verifies it first leaves it here, so the token is verified once.
+struct VerifiedToken {
+  std::string user_id;
+  std::string role;
+  std::string raw_session_id;
+};
+
 /// The signed-in caller, set by the authentication layer.
 struct Principal {
   std::string user_id;
@@ -34,6 +42,7 @@ struct RequestContext {
   /// Set by authentication: responses of signed-in requests are not cached.
   bool authenticated = false;
   std::optional<Principal> principal;
+  std::optional<VerifiedToken> token;
 
   /// The decoded value of a path parameter, or empty.
   std::string_view param(std::string_view name) const {

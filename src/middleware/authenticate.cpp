@@ -22,16 +22,20 @@ class Authenticate final : public http::Middleware {
                                                 http::Next next) override {
     if (!ctx.route || ctx.route->is_public) co_return co_await next(req, ctx);
 
-    const auto header = req.headers.get("Authorization");
-    constexpr std::string_view kScheme = "bearer ";
-    if (!header || header->size() <= kScheme.size() ||
-        !http::iequals(header->substr(0, kScheme.size()), kScheme)) {
-      co_return unauthorized("");
+    if (!ctx.token) {
+      const auto header = req.headers.get("Authorization");
+      constexpr std::string_view kScheme = "bearer ";
+      if (!header || header->size() <= kScheme.size() ||
+          !http::iequals(header->substr(0, kScheme.size()), kScheme)) {
+        co_return unauthorized("");
+      }
+      auto verified = auth_.verify_token(header->substr(kScheme.size()));
+      if (!verified) co_return unauthorized("invalid");
+      ctx.token = http::VerifiedToken{verified->user_id, verified->role, verified->session_id};
     }
-    auto claims = auth_.verify_token(header->substr(kScheme.size()));
-    if (!claims) co_return unauthorized("invalid");
+    const http::VerifiedToken* claims = &*ctx.token;
 
-    const std::string session = auth::SessionManager::public_id(claims->session_id);
+    const std::string session = auth::SessionManager::public_id(claims->raw_session_id);
     auto valid = auth_.sessions().cached(session, claims->user_id);
     if (!valid) {
       auto checked = co_await workers_.run(

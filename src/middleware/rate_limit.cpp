@@ -67,6 +67,7 @@ class RateLimit final : public http::Middleware {
     if (auto auth = req.headers.get("Authorization");
         auth && auth->size() > 7 && http::iequals(auth->substr(0, 7), "bearer ")) {
       if (auto claims = auth_.verify_token(auth->substr(7))) {
+        ctx.token = http::VerifiedToken{claims->user_id, claims->role, claims->session_id};
         info.user_id = claims->user_id;
         info.role = claims->role;
       }
