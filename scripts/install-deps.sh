@@ -8,8 +8,9 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
   libsqlite3-dev libpq-dev libssl-dev libqrencode-dev libpng-dev libcurl4-openssl-dev
+  libhiredis-dev libyaml-cpp-dev prometheus-cpp-dev
   # tests and benchmark
-  python3-pytest python3-requests python3-pyotp python3-aiosmtpd curl nginx-light wrk postgresql sqlite3
+  python3-pytest python3-requests python3-pyotp python3-aiosmtpd curl nginx-light wrk postgresql sqlite3 redis-server
 )
 
 missing=()

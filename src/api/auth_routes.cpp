@@ -18,16 +18,6 @@ using http::Request;
 using http::RequestContext;
 using http::Response;
 
-auth::ClientInfo client_of(const Request& req, const RequestContext& ctx) {
-  return {ctx.client_ip, std::string(req.headers.get("User-Agent").value_or("")), ctx.request_id};
-}
-
-Response ok_json(const json::value& v, unsigned status = 200) {
-  return Response::json(status, json::serialize(v));
-}
-
-json::value schema(std::string_view text) { return json::parse(text); }
-
 const char* const kUserSchema = R"({"type":"object","required":["id","login_id","email","role"],
   "properties":{"id":{"type":"string"},"login_id":{"type":"string"},"email":{"type":"string"},
   "user_name":{"type":"string"},"phone":{"type":["string","null"]},

@@ -17,8 +17,8 @@ constexpr std::chrono::milliseconds kReadinessReuse{1000};
 struct ReadinessCache {
   std::mutex mu;
   std::chrono::steady_clock::time_point at{};
-  unsigned status = 0;
-  std::string body;
+  unsigned status = 0;  ///< 0: nothing cached yet
+  json::object database;
 };
 
 json::object check_database(AppContext& app) {
@@ -110,7 +110,9 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
   ready.summary = "Readiness";
   ready.description =
       "Ready to take traffic: the database answers and its schema is current, and the process "
-      "is not draining. 503 names the failing check. A result is reused for one second.";
+      "is not draining. 503 names the failing check. The database result is reused for one "
+      "second. When Redis is configured but down the instance stays ready (rate limits go on "
+      "in-process), with the rate_limiter check at warn.";
   ready.tag = "Health";
   ready.is_public = true;
   ready.rate_category = http::RateCategory::kExempt;
@@ -129,27 +131,37 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
           503,
           R"({"status":"not_ready","checks":{"shutdown":{"status":"fail","detail":"draining"}}})");
     }
+    json::object db;
     {
       std::lock_guard lock(cache->mu);
       if (cache->status && std::chrono::steady_clock::now() - cache->at < kReadinessReuse) {
-        co_return http::Response::json(cache->status, cache->body);
+        db = cache->database;
       }
     }
-    json::object db = co_await app.workers->run([&app] { return check_database(app); });
+    if (db.empty()) {
+      db = co_await app.workers->run([&app] { return check_database(app); });
+      std::lock_guard lock(cache->mu);
+      cache->at = std::chrono::steady_clock::now();
+      cache->status = 1;
+      cache->database = db;
+    }
     const bool ok = db.at("status") == "pass";
     json::object body;
     body["status"] = ok ? "ready" : "not_ready";
     json::object checks;
     checks["database"] = std::move(db);
-    body["checks"] = std::move(checks);
-    auto text = json::serialize(body);
-    {
-      std::lock_guard lock(cache->mu);
-      cache->at = std::chrono::steady_clock::now();
-      cache->status = ok ? 200 : 503;
-      cache->body = text;
+    // Redis down is not a reason to take the instance out: limits go on in-process.
+    json::object limiter;
+    const auto mode = app.limiter->mode();
+    limiter["status"] = mode == ratelimit::StoreMode::kFallback ? "warn" : "pass";
+    limiter["store"] = ratelimit::to_string(mode);
+    if (mode == ratelimit::StoreMode::kFallback) {
+      limiter["detail"] = "Redis unavailable; rate limits are enforced per instance";
+      body["warnings"] = json::array{"rate limiter in fallback: Redis unavailable"};
     }
-    co_return http::Response::json(ok ? 200 : 503, std::move(text));
+    checks["rate_limiter"] = std::move(limiter);
+    body["checks"] = std::move(checks);
+    co_return http::Response::json(ok ? 200 : 503, json::serialize(body));
   };
   routes.push_back(std::move(ready));
   return routes;

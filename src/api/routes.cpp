@@ -1,10 +1,23 @@
 #include "api/routes.hpp"
 
+#include <boost/json.hpp>
+
 namespace evald::api {
+
+auth::ClientInfo client_of(const http::Request& req, const http::RequestContext& ctx) {
+  return {ctx.client_ip, std::string(req.headers.get("User-Agent").value_or("").substr(0, 256)),
+          ctx.request_id};
+}
+
+http::Response ok_json(const boost::json::value& v, unsigned status) {
+  return http::Response::json(status, boost::json::serialize(v));
+}
+
+boost::json::value schema(std::string_view text) { return boost::json::parse(text); }
 
 std::vector<http::RouteSpec> all_routes(AppContext& app) {
   auto routes = health_routes(app);
-  for (auto* table : {&auth_routes, &security_event_routes}) {
+  for (auto* table : {&auth_routes, &security_event_routes, &ratelimit_routes}) {
     auto more = table(app);
     std::move(more.begin(), more.end(), std::back_inserter(routes));
   }

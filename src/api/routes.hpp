@@ -8,6 +8,13 @@
 
 namespace evald::api {
 
+/// Who is asking, for security events: client IP (as the limiter found it), user agent, id.
+auth::ClientInfo client_of(const http::Request& req, const http::RequestContext& ctx);
+/// 200 (or `status`) with `v` serialized.
+http::Response ok_json(const boost::json::value& v, unsigned status = 200);
+/// A JSON schema (or example) written as text.
+boost::json::value schema(std::string_view text);
+
 /// /ping, /health/ping, /health/live.
 std::vector<http::RouteSpec> health_routes(AppContext& app);
 
@@ -18,6 +25,9 @@ std::vector<http::RouteSpec> test_routes(AppContext& app);
 std::vector<http::RouteSpec> auth_routes(AppContext& app);
 /// /auth/security-events.
 std::vector<http::RouteSpec> security_event_routes(AppContext& app);
+
+/// GET /metrics/rate-limiting and DELETE /admin/rate-limits/{type}/{identifier}.
+std::vector<http::RouteSpec> ratelimit_routes(AppContext& app);
 
 /// Every route of the server, in registration order.
 std::vector<http::RouteSpec> all_routes(AppContext& app);

@@ -28,7 +28,18 @@ AppContext::AppContext(Settings s)
       // Hashes at once: about one per core, each holding 19 MiB.
       auth(std::make_unique<auth::AuthService>(*db, clock, settings.auth,
                                                std::max(2u, settings.server.threads))) {
-  limiter = std::make_unique<ratelimit::Limiter>(ratelimit::default_rules());
+  ratelimit::LimiterOptions limits;
+  if (!settings.ratelimit.redis_url.empty()) {
+    ratelimit::RedisOptions redis;
+    // The URL was validated with the settings; a port or db out of range is caught here.
+    auto endpoint = ratelimit::parse_redis_url(settings.ratelimit.redis_url);
+    if (!endpoint) throw std::runtime_error("REDIS_URL is not a valid redis:// URL");
+    redis.endpoint = *endpoint;
+    redis.timeout = std::chrono::milliseconds(settings.ratelimit.redis_timeout_ms);
+    redis.probe_interval = std::chrono::milliseconds(settings.ratelimit.redis_probe_interval_ms);
+    limits.redis = redis;
+  }
+  limiter = std::make_unique<ratelimit::Limiter>(ratelimit::default_rules(), clock, limits);
   if (!settings.mail.smtp_server.empty()) {
     mailer = mail::make_smtp_mailer(settings.mail);
     outbox = std::make_unique<mail::OutboxSender>(

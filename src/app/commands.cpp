@@ -8,6 +8,7 @@
 #include "db/migrations.hpp"
 #include "log/log.hpp"
 #include "net/server.hpp"
+#include "ratelimit/rules_file.hpp"
 
 namespace evald::cli {
 namespace {
@@ -31,6 +32,30 @@ int fail(const std::string& message) {
   return 1;
 }
 
+// SIGHUP: the rules file again; a bad file keeps the rules in force.
+void reload_rules(AppContext& app) {
+  auto lg = log::get("ratelimit");
+  const auto& path = app.settings.ratelimit.rules_file;
+  if (path.empty()) {
+    lg->info("{}", log::Line("SIGHUP: RATE_LIMIT_RULES is not set; the default rules stay"));
+    return;
+  }
+  auto loaded = ratelimit::load_rules_file(path);
+  if (!loaded.rules) {
+    std::string all;
+    for (const auto& e : loaded.errors) all += (all.empty() ? "" : "; ") + e;
+    lg->error("{}", log::Line("rules file rejected; the rules in force stay")
+                        .kv("file", path)
+                        .kv("errors", all));
+    return;
+  }
+  const auto count = loaded.rules->rules().size();
+  app.limiter->reload(std::move(*loaded.rules));
+  lg->info("{}", log::Line("rules reloaded")
+                     .kv("file", path)
+                     .kv("rules", static_cast<unsigned long long>(count)));
+}
+
 }  // namespace
 
 int serve(const Settings& settings) {
@@ -39,11 +64,27 @@ int serve(const Settings& settings) {
                  "available in this build; terminate TLS at a proxy\n";
     return 2;
   }
+  if (!settings.ratelimit.redis_url.empty() &&
+      !ratelimit::parse_redis_url(settings.ratelimit.redis_url)) {
+    std::cerr << "evald: invalid configuration: REDIS_URL: must be "
+                 "redis://[:password@]host[:port][/db]\n";
+    return 2;
+  }
+  auto rules = ratelimit::default_rules();
+  if (!settings.ratelimit.rules_file.empty()) {
+    auto loaded = ratelimit::load_rules_file(settings.ratelimit.rules_file);
+    for (const auto& e : loaded.errors) {
+      std::cerr << "evald: invalid configuration: RATE_LIMIT_RULES: " << e << "\n";
+    }
+    if (!loaded.rules) return 2;
+    rules = std::move(*loaded.rules);
+  }
   log::init(settings.log);
   auto lg = log::get("app");
   int code = 0;
   try {
     AppContext app(settings);
+    app.limiter->reload(std::move(rules));
     lg->info("{}", log::Line("starting")
                        .kv("version", build_info().version)
                        .kv("commit", build_info().commit)
@@ -84,6 +125,8 @@ int serve(const Settings& settings) {
     auto dispatcher = build_dispatcher(app);
     net::Server server(app.settings, dispatcher, app.server_state);
     server.bind();
+    server.on_reload([&app] { reload_rules(app); });
+    if (app.settings.ratelimit.enabled) app.limiter->start();
     if (app.backups) app.backups->start();
     if (app.outbox) {
       app.outbox->start();
@@ -92,6 +135,7 @@ int serve(const Settings& settings) {
                                "outbox until it is"));
     }
     server.run();
+    app.limiter->stop();  // before the I/O threads' io_contexts go
     if (app.outbox) app.outbox->stop();
     if (app.backups) app.backups->stop();
     app.workers->stop();

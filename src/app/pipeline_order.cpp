@@ -18,7 +18,7 @@ std::shared_ptr<http::Dispatcher> build_dispatcher(AppContext& app) {
   // browser needs to show it to the calling page.
   chain.push_back(middleware::make_cors(app.settings.server.cors_origins));
   chain.push_back(middleware::make_error_barrier());
-  chain.push_back(middleware::make_rate_limit(*app.limiter, app.settings, *app.auth, app.clock));
+  chain.push_back(middleware::make_rate_limit(*app.limiter, app.settings, *app.auth, *app.workers));
   chain.push_back(middleware::make_authenticate(*app.auth, *app.workers));
 
   auto pipeline = std::make_shared<const http::Pipeline>(std::move(chain),

@@ -346,6 +346,12 @@ const std::vector<Def>& defs() {
         bool_field([](Settings& s) -> bool& { return s.ratelimit.enabled; }));
     add("RATE_LIMIT_RULES", "", "rules file (JSON or YAML) replacing the defaults",
         string_field([](Settings& s) -> std::string& { return s.ratelimit.rules_file; }));
+    add("REDIS_TIMEOUT_MS", "25", "a slower Redis answer switches the limiter to in-process",
+        uint_field([](Settings& s) -> unsigned& { return s.ratelimit.redis_timeout_ms; }, 1,
+                   10'000));
+    add("REDIS_PROBE_INTERVAL_MS", "1000", "how often Redis is probed while in fallback",
+        uint_field([](Settings& s) -> unsigned& { return s.ratelimit.redis_probe_interval_ms; }, 50,
+                   600'000));
     add("RATE_LIMIT_BYPASS_TOKEN", "", "outside production, requests carrying it skip limiting",
         string_field([](Settings& s) -> std::string& { return s.ratelimit.bypass_token; }), true);
     add("METRICS_TOKEN", "", "bearer token that may read /health/metrics",

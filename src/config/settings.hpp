@@ -84,6 +84,10 @@ struct RateLimitSettings {
   std::string rules_file;
   std::string bypass_token;
   std::string redis_url;
+  /// A Redis call slower than this falls back to the in-process store (circuit breaker).
+  unsigned redis_timeout_ms = 25;
+  /// How often Redis is probed while the limiter is in fallback (and checked while not).
+  unsigned redis_probe_interval_ms = 1'000;
 };
 
 struct MonitoringSettings {

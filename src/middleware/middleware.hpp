@@ -36,7 +36,7 @@ std::unique_ptr<http::Middleware> make_cors(std::vector<std::string> allowed_ori
 /// address behind trusted proxies; X-RateLimit-* and RateLimit headers; 429 with Retry-After.
 std::unique_ptr<http::Middleware> make_rate_limit(ratelimit::Limiter& limiter,
                                                   const Settings& settings, auth::AuthService& auth,
-                                                  const Clock& clock);
+                                                  net::WorkerPool& workers);
 
 /// Bearer access tokens and server-side sessions; the route's roles (401 / 403).
 std::unique_ptr<http::Middleware> make_authenticate(auth::AuthService& auth,

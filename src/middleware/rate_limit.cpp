@@ -5,6 +5,7 @@
 #include "auth/service.hpp"
 #include "http/route.hpp"
 #include "middleware/middleware.hpp"
+#include "net/worker_pool.hpp"
 #include "ratelimit/client_ip.hpp"
 #include "ratelimit/limiter.hpp"
 
@@ -34,11 +35,11 @@ void set_headers(http::Response& res, const ratelimit::RuleOutcome& o) {
 class RateLimit final : public http::Middleware {
  public:
   RateLimit(ratelimit::Limiter& limiter, ratelimit::TrustedProxies proxies, auth::AuthService& auth,
-            const Clock& clock, bool enabled, std::string bypass_token)
+            net::WorkerPool& workers, bool enabled, std::string bypass_token)
       : limiter_(limiter),
         proxies_(std::move(proxies)),
         auth_(auth),
-        clock_(clock),
+        workers_(workers),
         enabled_(enabled),
         bypass_(std::move(bypass_token)) {}
   std::string_view name() const override { return "rate_limit"; }
@@ -72,10 +73,13 @@ class RateLimit final : public http::Middleware {
         info.role = claims->role;
       }
     }
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            clock_.steady_now().time_since_epoch())
-                            .count();
-    auto d = limiter_.check(info, now_ms);
+    // (Not a conditional expression: GCC 12 miscompiles co_await inside one.)
+    ratelimit::Decision d;
+    if (limiter_.redis_active()) {
+      d = co_await limiter_.check(info);
+    } else {
+      d = limiter_.check_local(info);
+    }
     if (!d.allowed) {
       const auto& o = d.outcomes[static_cast<std::size_t>(d.violated)];
       const auto retry = std::max<std::int64_t>(1, seconds_up(o.verdict.retry_ms));
@@ -88,6 +92,7 @@ class RateLimit final : public http::Middleware {
           {}});
       res.headers.set("Retry-After", std::to_string(retry));
       set_headers(res, o);
+      if (limiter_.should_report(o.key)) report(req, ctx, info, o);
       co_return res;
     }
     http::Response res = co_await next(req, ctx);
@@ -96,10 +101,26 @@ class RateLimit final : public http::Middleware {
   }
 
  private:
+  // The refusal as a security event, written off the request path (the refusal does not wait).
+  void report(const http::Request& req, const http::RequestContext& ctx,
+              const ratelimit::RequestInfo& info, const ratelimit::RuleOutcome& o) {
+    auth::ClientInfo client{info.client_ip,
+                            std::string(req.headers.get("User-Agent").value_or("").substr(0, 256)),
+                            ctx.request_id};
+    http::Principal who;
+    who.user_id = info.user_id;
+    std::string details = o.rule->name + " on " + info.route + (o.blocked ? " (penalty)" : "");
+    workers_.post([&auth = auth_, client = std::move(client), who = std::move(who),
+                   details = std::move(details)] {
+      (void)auth.record("excess_rate_limit_exceeded", who.user_id.empty() ? nullptr : &who, "",
+                        client, details);
+    });
+  }
+
   ratelimit::Limiter& limiter_;
   ratelimit::TrustedProxies proxies_;
   auth::AuthService& auth_;
-  const Clock& clock_;
+  net::WorkerPool& workers_;
   bool enabled_;
   std::string bypass_;
 };
@@ -108,10 +129,10 @@ class RateLimit final : public http::Middleware {
 
 std::unique_ptr<http::Middleware> make_rate_limit(ratelimit::Limiter& limiter,
                                                   const Settings& settings, auth::AuthService& auth,
-                                                  const Clock& clock) {
+                                                  net::WorkerPool& workers) {
   const bool bypass_allowed = settings.environment != Environment::kProduction;
   return std::make_unique<RateLimit>(
-      limiter, ratelimit::TrustedProxies(settings.server.trusted_proxies), auth, clock,
+      limiter, ratelimit::TrustedProxies(settings.server.trusted_proxies), auth, workers,
       settings.ratelimit.enabled, bypass_allowed ? settings.ratelimit.bypass_token : "");
 }
 

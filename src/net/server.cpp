@@ -416,6 +416,7 @@ struct Server::Impl {
   asio::io_context control{1};
   asio::steady_timer drain_timer{control};
   bool draining_started = false;
+  std::function<void()> reload;
   std::chrono::steady_clock::time_point deadline{};
 };
 
@@ -453,6 +454,19 @@ void Server::run() {
     impl.log->info("{}", log::Line("signal received").kv("signal", sig));
     impl.begin_drain();
   });
+  asio::signal_set hangups(impl.control);
+  std::function<void()> wait_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      impl.log->info("{}", log::Line("signal received").kv("signal", SIGHUP));
+      impl.reload();
+      wait_hangup();
+    });
+  };
+  if (impl.reload) {
+    hangups.add(SIGHUP);
+    wait_hangup();
+  }
   auto guard = asio::make_work_guard(impl.control);
 
   std::vector<std::thread> workers;
@@ -472,6 +486,8 @@ void Server::run() {
   for (auto& w : workers) w.join();
   impl.log->info("{}", log::Line("stopped"));
 }
+
+void Server::on_reload(std::function<void()> f) { impl_->reload = std::move(f); }
 
 void Server::request_stop() {
   asio::post(impl_->control, [impl = impl_.get()] { impl->begin_drain(); });

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,8 @@ class Server {
   void run();
   /// Starts the drain from any thread (the admin shutdown endpoint uses it).
   void request_stop();
+  /// Called on SIGHUP, on the control thread (never an I/O thread); set before run().
+  void on_reload(std::function<void()> f);
 
  private:
   struct Impl;

@@ -4,6 +4,7 @@
 /// The coroutine resumes on its own I/O thread; exceptions propagate to the awaiter.
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
@@ -43,6 +44,17 @@ class WorkerPool {
           boost::asio::use_awaitable);
       co_return std::move(*out);
     }
+  }
+
+  /// Runs `f` on the pool without waiting for it (fire and forget; exceptions are dropped).
+  template <class F>
+  void post(F f) {
+    boost::asio::post(pool_, [f = std::move(f)]() mutable {
+      try {
+        f();
+      } catch (...) {
+      }
+    });
   }
 
   unsigned size() const { return threads_; }

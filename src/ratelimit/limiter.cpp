@@ -1,29 +1,103 @@
 #include "ratelimit/limiter.hpp"
 
+#include <algorithm>
+
 namespace evald::ratelimit {
+namespace {
 
-Limiter::Limiter(RuleSet rules, std::size_t max_keys)
-    : rules_(std::move(rules)), store_(max_keys) {}
+// Refusal events overall: ten a second, bursts of fifty.
+Rule events_rule() {
+  Rule r;
+  r.name = "refusal-events";
+  r.limit = 10;
+  r.window = std::chrono::milliseconds(1000);
+  r.burst = 50;
+  return r;
+}
+const Rule kEventsRule = events_rule();
 
-Decision Limiter::check(const RequestInfo& req, std::int64_t now_ms) {
+}  // namespace
+
+std::vector<Check> checks_for(const RuleSet& rules, const RequestInfo& req) {
   std::vector<Check> checks;
-  if (const Rule* r = rules_.per_ip(req.category)) {
+  checks.reserve(4);
+  if (const Rule* r = rules.per_ip(req.category)) {
     checks.push_back({r, r->name + "|" + req.client_ip});
   }
   if (!req.user_id.empty()) {
-    if (const Rule* r = rules_.per_user(req.role))
+    if (const Rule* r = rules.per_user(req.role)) {
       checks.push_back({r, r->name + "|" + req.user_id});
+    }
   }
-  if (const Rule* r = rules_.per_endpoint(req.category)) {
-    const std::string who = req.user_id.empty() ? "ip:" + req.client_ip : "user:" + req.user_id;
-    checks.push_back({r, r->name + "|" + req.route + "|" + who});
+  if (const Rule* r = rules.per_endpoint(req.category)) {
+    // Keyed by who first, so that an admin clear of one user or IP finds all its endpoints.
+    const std::string& who = req.user_id.empty() ? req.client_ip : req.user_id;
+    checks.push_back({r, r->name + "|" + who + "|" + req.route});
   }
-  if (const Rule* r = rules_.global()) checks.push_back({r, r->name});
-  Decision d = store_.decide(checks, now_ms);
+  if (const Rule* r = rules.global()) checks.push_back({r, r->name});
+  return checks;
+}
 
+Limiter::Limiter(RuleSet rules, const Clock& clock, LimiterOptions options)
+    : rules_(std::make_shared<const RuleSet>(std::move(rules))),
+      clock_(clock),
+      options_(std::move(options)),
+      local_(options_.max_keys) {
+  if (options_.redis) redis_ = std::make_unique<RedisStore>(*options_.redis);
+}
+
+Limiter::~Limiter() { stop(); }
+
+void Limiter::start() {
+  if (redis_) redis_->start();
+}
+
+void Limiter::stop() {
+  if (redis_) redis_->stop();
+}
+
+std::int64_t Limiter::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             clock_.steady_now().time_since_epoch())
+      .count();
+}
+
+StoreMode Limiter::mode() const {
+  if (!redis_) return StoreMode::kLocal;
+  return redis_->available() ? StoreMode::kRedis : StoreMode::kFallback;
+}
+
+Decision Limiter::check_local(const RequestInfo& request) {
+  auto rules = rules_.load();
+  Decision d = local_.decide(checks_for(*rules, request), now_ms());
+  d.store = redis_ ? StoreMode::kFallback : StoreMode::kLocal;
+  d.rules = std::move(rules);
+  record(d, request);
+  return d;
+}
+
+boost::asio::awaitable<Decision> Limiter::check(const RequestInfo& request) {
+  if (!redis_active()) co_return check_local(request);
+  auto rules = rules_.load();
+  const auto checks = checks_for(*rules, request);
+  auto shared = co_await redis_->decide(checks);
+  Decision d;
+  if (shared) {
+    d = std::move(*shared);
+  } else {
+    d = local_.decide(checks, now_ms());
+    d.store = StoreMode::kFallback;
+  }
+  d.rules = std::move(rules);
+  record(d, request);
+  co_return d;
+}
+
+void Limiter::record(const Decision& d, const RequestInfo& request) {
   std::lock_guard lock(mu_);
   ++stats_.total;
   (d.allowed ? stats_.allowed : stats_.refused)++;
+  (d.store == StoreMode::kRedis ? stats_.redis_decisions : stats_.local_decisions)++;
   for (std::size_t i = 0; i < d.outcomes.size(); ++i) {
     const auto& o = d.outcomes[i];
     auto& rs = stats_.rules[o.rule->name];
@@ -33,32 +107,96 @@ Decision Limiter::check(const RequestInfo& req, std::int64_t now_ms) {
     }
     if (static_cast<int>(i) == d.violated) {
       ++rs.refused;
-      if (o.blocked) ++rs.penalties;
-      recent_.push_front(Refusal{now_ms, o.key, o.rule->name});
+      if (o.penalized) {
+        ++rs.penalties;
+        if (boxed_until_.size() >= 100'000) boxed_until_.clear();
+        boxed_until_[o.key] = now_ms() + o.blocked_ms;
+      }
+      const auto wall =
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
+              .count();
+      recent_.push_front(
+          Refusal{wall, o.key, o.rule->name, request.client_ip, request.route, o.blocked});
       if (recent_.size() > kRecentRefusals) recent_.pop_back();
     } else if (d.allowed) {
       ++rs.allowed;
     }
   }
-  return d;
 }
 
-std::size_t Limiter::clear(std::string_view scope, std::string_view identifier) {
-  std::size_t cleared = 0;
-  for (const auto& r : rules_.rules()) {
-    if (to_string(r.scope) != scope) continue;
-    const std::string key =
-        r.scope == Scope::kGlobal ? r.name : r.name + "|" + std::string(identifier);
-    if (store_.clear(key)) ++cleared;
+bool Limiter::should_report(const std::string& key) {
+  const auto now = now_ms();
+  std::lock_guard lock(mu_);
+  auto it = reported_.find(key);
+  if (it != reported_.end() && now - it->second < options_.event_interval.count()) return false;
+  if (!peek(events_bucket_, kEventsRule, now).allowed) return false;
+  commit(events_bucket_, kEventsRule, now);
+  if (reported_.size() >= 10'000) {
+    std::erase_if(reported_, [&](const auto& kv) {
+      return now - kv.second >= options_.event_interval.count();
+    });
+    if (reported_.size() >= 10'000) reported_.clear();
   }
-  return cleared;
+  reported_[key] = now;
+  return true;
+}
+
+boost::asio::awaitable<std::optional<std::size_t>> Limiter::clear(std::string scope,
+                                                                  std::string identifier) {
+  auto rules = rules_.load();
+  std::vector<std::string> keys;
+  std::vector<std::string> prefixes;
+  for (const auto& r : rules->rules()) {
+    if (to_string(r.scope) != scope) continue;
+    if (r.scope == Scope::kGlobal) {
+      keys.push_back(r.name);
+    } else if (r.scope == Scope::kPerEndpoint) {
+      prefixes.push_back(r.name + "|" + identifier + "|");
+    } else {
+      keys.push_back(r.name + "|" + identifier);
+    }
+  }
+  std::size_t cleared = 0;
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(boxed_until_, [&](const auto& kv) {
+      for (const auto& k : keys) {
+        if (kv.first == k) return true;
+      }
+      for (const auto& p : prefixes) {
+        if (kv.first.starts_with(p)) return true;
+      }
+      return false;
+    });
+  }
+  for (const auto& k : keys) cleared += local_.clear(k) ? 1 : 0;
+  for (const auto& p : prefixes) cleared += local_.clear_prefix(p);
+  if (redis_ && redis_->available()) {
+    auto shared = co_await redis_->clear(keys, prefixes);
+    if (!shared) co_return std::nullopt;
+    cleared += *shared;
+  }
+  co_return cleared;
+}
+
+void Limiter::reload(RuleSet rules) {
+  rules_.store(std::make_shared<const RuleSet>(std::move(rules)));
 }
 
 LimiterStats Limiter::stats() const {
-  std::lock_guard lock(mu_);
-  LimiterStats s = stats_;
+  LimiterStats s;
+  const auto now = now_ms();
+  {
+    std::lock_guard lock(mu_);
+    s = stats_;
+    s.recent.assign(recent_.begin(), recent_.end());
+    s.penalties_active = static_cast<std::size_t>(std::count_if(
+        boxed_until_.begin(), boxed_until_.end(), [&](const auto& kv) { return kv.second > now; }));
+  }
   s.bypassed = bypassed_.load(std::memory_order_relaxed);
-  s.recent.assign(recent_.begin(), recent_.end());
+  s.mode = mode();
+  if (redis_) s.redis = redis_->status();
+  s.local_keys = local_.size();
   return s;
 }
 

@@ -16,7 +16,10 @@ std::size_t LocalStore::shard_of(const std::string& key) const {
 void LocalStore::evict_idle(Shard& s, std::int64_t now_ms) {
   std::erase_if(s.entries, [&](const auto& kv) {
     const Entry& e = kv.second;
-    return !blocked(e.penalty, now_ms) && available(e.bucket, *e.rule, now_ms) >= e.rule->burst;
+    if (blocked(e.penalty, now_ms)) return false;
+    if (e.bucket.tokens < 0) return true;
+    const double elapsed = static_cast<double>(now_ms - e.bucket.updated_ms);
+    return e.bucket.tokens + elapsed * e.per_ms >= e.burst;
   });
 }
 
@@ -35,7 +38,8 @@ Decision LocalStore::decide(const std::vector<Check>& checks, std::int64_t now_m
     Shard& s = shards_[order[i]];
     if (s.entries.size() >= max_per_shard_) evict_idle(s, now_ms);
     Entry& e = s.entries[checks[i].key];
-    e.rule = checks[i].rule;
+    e.burst = checks[i].rule->burst;
+    e.per_ms = checks[i].rule->per_ms();
     entries.push_back(&e);
     RuleOutcome o;
     o.rule = checks[i].rule;
@@ -47,16 +51,9 @@ Decision LocalStore::decide(const std::vector<Check>& checks, std::int64_t now_m
       o.verdict.allowed = false;
       o.verdict.retry_ms = std::max(o.verdict.retry_ms, o.blocked_ms);
     }
-    if (!o.verdict.allowed) {
-      if (o.rule->shadow) {
-        d.shadow_refusals.push_back(static_cast<int>(i));
-      } else if (d.violated < 0) {
-        d.violated = static_cast<int>(i);
-        d.allowed = false;
-      }
-    }
     d.outcomes.push_back(std::move(o));
   }
+  summarize(d);
 
   for (std::size_t i = 0; i < checks.size(); ++i) {
     RuleOutcome& o = d.outcomes[i];
@@ -69,22 +66,14 @@ Decision LocalStore::decide(const std::vector<Check>& checks, std::int64_t now_m
       // Only the refusing rules count towards their penalty box.
       if (count_refusal(entries[i]->penalty, *o.rule, now_ms)) {
         o.blocked = true;
+        o.penalized = true;
         o.blocked_ms = entries[i]->penalty.blocked_until_ms - now_ms;
         o.verdict.retry_ms = std::max(o.verdict.retry_ms, o.blocked_ms);
       }
     }
   }
 
-  double tightest_ratio = 2;
-  for (std::size_t i = 0; i < d.outcomes.size(); ++i) {
-    const auto& o = d.outcomes[i];
-    if (o.rule->shadow) continue;
-    const double ratio = o.blocked ? -1 : o.verdict.remaining / o.rule->burst;
-    if (ratio < tightest_ratio) {
-      tightest_ratio = ratio;
-      d.tightest = static_cast<int>(i);
-    }
-  }
+  summarize(d);  // penalties may have changed which rule is tightest
   return d;
 }
 
@@ -92,6 +81,24 @@ bool LocalStore::clear(const std::string& key) {
   Shard& s = shards_[shard_of(key)];
   std::lock_guard lock(s.mu);
   return s.entries.erase(key) > 0;
+}
+
+std::size_t LocalStore::clear_prefix(const std::string& prefix) {
+  std::size_t n = 0;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += std::erase_if(s.entries, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+  }
+  return n;
+}
+
+std::size_t LocalStore::blocked_count(std::int64_t now_ms) const {
+  std::size_t n = 0;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s.mu);
+    for (const auto& kv : s.entries) n += blocked(kv.second.penalty, now_ms) ? 1 : 0;
+  }
+  return n;
 }
 
 std::size_t LocalStore::size() const {

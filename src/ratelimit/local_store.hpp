@@ -11,33 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ratelimit/bucket.hpp"
+#include "ratelimit/decision.hpp"
 
 namespace evald::ratelimit {
-
-struct Check {
-  const Rule* rule = nullptr;
-  std::string key;  ///< the rule's name and the identifier: "per_ip:login|203.0.113.9"
-};
-
-struct RuleOutcome {
-  const Rule* rule = nullptr;
-  std::string key;
-  Verdict verdict;
-  bool blocked = false;         ///< in the penalty box (before or because of this request)
-  std::int64_t blocked_ms = 0;  ///< how long the block still lasts
-};
-
-struct Decision {
-  bool allowed = true;
-  std::vector<RuleOutcome> outcomes;  ///< one per check, same order
-  /// The enforced rule closest to its limit (for the X-RateLimit-* headers); -1 when none.
-  int tightest = -1;
-  /// The first enforced rule that refused; -1 when allowed.
-  int violated = -1;
-  /// Shadow rules that would have refused.
-  std::vector<int> shadow_refusals;
-};
 
 class LocalStore {
  public:
@@ -46,13 +22,19 @@ class LocalStore {
   Decision decide(const std::vector<Check>& checks, std::int64_t now_ms);
   /// Forgets the bucket and penalty of a key; true when there was one.
   bool clear(const std::string& key);
+  /// Forgets every key that begins with `prefix`; how many.
+  std::size_t clear_prefix(const std::string& prefix);
   std::size_t size() const;
+  /// Keys in the penalty box now.
+  std::size_t blocked_count(std::int64_t now_ms) const;
 
  private:
   struct Entry {
     Bucket bucket;
     Penalty penalty;
-    const Rule* rule = nullptr;
+    // The rule's refill and capacity when last used, for eviction (rules can be reloaded).
+    double burst = 0;
+    double per_ms = 0;
   };
   struct Shard {
     mutable std::mutex mu;

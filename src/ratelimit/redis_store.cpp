@@ -1,0 +1,613 @@
+#include "ratelimit/redis_store.hpp"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include "log/log.hpp"
+
+namespace evald::ratelimit {
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+// KEYS: one bucket per check. ARGV: eight values per check: refill per ms, burst, cost,
+// penalty ms, penalty threshold, penalty window ms, penalty cap ms, shadow (1/0).
+// Hash fields: t tokens (absent: full), u updated ms, ws/rc penalty window start and refusals,
+// of offences, bu blocked until. Returns allowed, now, then seven integers per check: allowed,
+// remaining x 1000, retry ms, reset ms, blocked, blocked ms, newly blocked. Same arithmetic as
+// bucket.cpp.
+const std::string kScript = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local eps = 1e-9
+local s = {}
+local allowed = true
+for i = 1, #KEYS do
+  local a = (i - 1) * 8
+  local r = {per_ms = tonumber(ARGV[a + 1]), burst = tonumber(ARGV[a + 2]),
+             cost = tonumber(ARGV[a + 3]), penalty = tonumber(ARGV[a + 4]),
+             threshold = tonumber(ARGV[a + 5]), pwindow = tonumber(ARGV[a + 6]),
+             cap = tonumber(ARGV[a + 7]), shadow = ARGV[a + 8] == '1'}
+  local h = redis.call('HMGET', KEYS[i], 't', 'u', 'ws', 'rc', 'of', 'bu')
+  r.tokens = r.burst
+  if h[1] then
+    local elapsed = math.max(0, now - tonumber(h[2]))
+    r.tokens = math.min(r.burst, tonumber(h[1]) + elapsed * r.per_ms)
+  end
+  r.ws = tonumber(h[3] or '0')
+  r.rc = tonumber(h[4] or '0')
+  r.of = tonumber(h[5] or '0')
+  r.bu = tonumber(h[6] or '0')
+  r.blocked = now < r.bu
+  r.has = r.tokens + eps >= r.cost
+  r.ok = r.has and not r.blocked
+  if not r.ok and not r.shadow then allowed = false end
+  s[i] = r
+end
+local out = {allowed and 1 or 0, now}
+for i = 1, #KEYS do
+  local r = s[i]
+  local remaining = r.tokens
+  if allowed and r.ok then
+    remaining = math.max(0, r.tokens - r.cost)
+    redis.call('HSET', KEYS[i], 't', string.format('%.17g', remaining), 'u', now)
+  elseif not allowed and not r.ok and not r.shadow and not r.blocked and r.penalty > 0 then
+    if now - r.ws >= r.pwindow then
+      r.ws = now
+      r.rc = 0
+    end
+    r.rc = r.rc + 1
+    if r.rc >= r.threshold then
+      r.bu = now + math.min(r.cap, r.penalty * 2 ^ math.min(r.of, 20))
+      r.of = r.of + 1
+      r.rc = 0
+      r.ws = now
+      r.blocked = true
+      r.newly = true
+    end
+    redis.call('HSET', KEYS[i], 'ws', r.ws, 'rc', r.rc, 'of', r.of, 'bu', r.bu)
+  end
+  local retry = 0
+  if not r.has then retry = math.ceil((r.cost - r.tokens) / r.per_ms) end
+  local blocked_ms = 0
+  if r.blocked then
+    blocked_ms = r.bu - now
+    retry = math.max(retry, blocked_ms)
+  end
+  local reset = math.ceil((r.burst - remaining) / r.per_ms)
+  -- A key lives while it holds information: until full, while boxed or counting refusals,
+  -- and, for a repeat offender, for one more cap after its last box.
+  local ttl = reset
+  if r.bu > now then ttl = math.max(ttl, r.bu - now) end
+  if r.rc > 0 then ttl = math.max(ttl, r.ws + r.pwindow - now) end
+  if r.of > 0 then ttl = math.max(ttl, r.bu - now + r.cap) end
+  redis.call('PEXPIRE', KEYS[i], ttl + 1000)
+  local n = #out
+  out[n + 1] = r.ok and 1 or 0
+  out[n + 2] = math.floor(remaining * 1000)
+  out[n + 3] = retry
+  out[n + 4] = reset
+  out[n + 5] = r.blocked and 1 or 0
+  out[n + 6] = blocked_ms
+  out[n + 7] = r.newly and 1 or 0
+end
+return out
+)lua";
+
+std::string sha1_hex(const std::string& text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+template <class Rep, class Period>
+std::string ms(std::chrono::duration<Rep, Period> d) {
+  return std::to_string(std::chrono::duration_cast<milliseconds>(d).count());
+}
+
+/// A reply copied out of hiredis's memory.
+struct Reply {
+  int type = 0;
+  long long integer = 0;
+  std::string str;
+  std::vector<Reply> elements;
+};
+
+Reply copy_reply(const redisReply* r) {
+  Reply out;
+  out.type = r->type;
+  out.integer = r->integer;
+  if (r->str) out.str.assign(r->str, r->len);
+  for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(copy_reply(r->element[i]));
+  return out;
+}
+
+std::atomic<std::uint64_t> g_next_store_id{1};
+
+struct ThreadConnection {
+  std::uint64_t store_id = 0;
+  RedisStore::Connection* connection = nullptr;
+};
+thread_local std::vector<ThreadConnection> t_connections;
+
+// The commands a new connection sends first: AUTH and SELECT when the URL asks for them.
+std::vector<std::vector<std::string>> handshake(const RedisEndpoint& e) {
+  std::vector<std::vector<std::string>> out;
+  if (!e.password.empty()) {
+    if (e.username.empty()) {
+      out.push_back({"AUTH", e.password});
+    } else {
+      out.push_back({"AUTH", e.username, e.password});
+    }
+  }
+  if (e.db != 0) out.push_back({"SELECT", std::to_string(e.db)});
+  return out;
+}
+
+void argv_of(const std::vector<std::string>& args, std::vector<const char*>& argv,
+             std::vector<std::size_t>& lens) {
+  argv.clear();
+  lens.clear();
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+}
+
+// The host's first address, resolved off the I/O threads (hiredis's asynchronous connect
+// would resolve a name with a blocking call); empty when it does not resolve.
+std::string resolve(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res) return {};
+  char buf[INET6_ADDRSTRLEN] = {};
+  const void* addr =
+      res->ai_family == AF_INET6
+          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr)
+          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr);
+  inet_ntop(res->ai_family, addr, buf, sizeof buf);
+  freeaddrinfo(res);
+  return buf;
+}
+
+}  // namespace
+
+const std::string& redis_script() { return kScript; }
+const std::string& redis_script_sha() {
+  static const std::string sha = sha1_hex(kScript);
+  return sha;
+}
+
+std::optional<RedisEndpoint> parse_redis_url(const std::string& url) {
+  auto u = boost::urls::parse_uri(url);
+  if (!u || u->scheme() != "redis" || u->host().empty()) return std::nullopt;
+  RedisEndpoint e;
+  e.host = u->host_address() == "localhost" ? "127.0.0.1" : std::string(u->host_address());
+  if (u->has_port()) {
+    e.port = u->port_number();
+    if (e.port == 0) return std::nullopt;
+  }
+  if (u->has_userinfo()) {
+    e.username = u->user();
+    e.password = u->password();
+  }
+  std::string path = u->path();
+  if (!path.empty() && path != "/") {
+    path.erase(0, 1);
+    int db = 0;
+    auto [p, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
+    if (ec != std::errc{} || p != path.data() + path.size() || db < 0) return std::nullopt;
+    e.db = db;
+  }
+  return e;
+}
+
+// One hiredis connection driven by the io_context of one I/O thread.
+struct RedisStore::Connection {
+  struct Pending {
+    explicit Pending(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    std::optional<Reply> reply;
+    bool done = false;
+  };
+
+  Connection(RedisStore& s, asio::any_io_executor e) : store(s), ex(std::move(e)) {}
+
+  RedisStore& store;
+  asio::any_io_executor ex;
+  redisAsyncContext* ac = nullptr;
+  std::unique_ptr<asio::posix::stream_descriptor> sd;
+  bool want_read = false, want_write = false, read_armed = false, write_armed = false;
+  std::uint64_t epoch = 0;       // bumped when the context goes; stale waits ignore themselves
+  std::uint64_t generation = 0;  // the store's generation this connection was made in
+
+  bool connect() {
+    const auto& e = store.options_.endpoint;
+    const std::string ip = store.address();
+    if (ip.empty()) return false;
+    ac = redisAsyncConnect(ip.c_str(), e.port);
+    if (!ac) return false;
+    if (ac->err) {
+      redisAsyncFree(ac);
+      ac = nullptr;
+      return false;
+    }
+    ++epoch;
+    generation = store.generation_.load();
+    sd = std::make_unique<asio::posix::stream_descriptor>(ex, ac->c.fd);
+    ac->ev.data = this;
+    ac->ev.addRead = [](void* p) {
+      auto* c = static_cast<Connection*>(p);
+      c->want_read = true;
+      c->arm_read();
+    };
+    ac->ev.delRead = [](void* p) { static_cast<Connection*>(p)->want_read = false; };
+    ac->ev.addWrite = [](void* p) {
+      auto* c = static_cast<Connection*>(p);
+      c->want_write = true;
+      c->arm_write();
+    };
+    ac->ev.delWrite = [](void* p) { static_cast<Connection*>(p)->want_write = false; };
+    ac->ev.cleanup = [](void* p) { static_cast<Connection*>(p)->forget_context(); };
+    for (const auto& cmd : handshake(e)) send(cmd, nullptr, nullptr);
+    return true;
+  }
+
+  // hiredis is freeing the context: release the descriptor it owns, stop waiting on it.
+  void forget_context() {
+    ac = nullptr;
+    ++epoch;
+    want_read = want_write = read_armed = write_armed = false;
+    if (sd) {
+      boost::system::error_code ec;
+      sd->cancel(ec);
+      sd->release();
+      sd.reset();
+    }
+  }
+
+  void close() {
+    if (ac) redisAsyncFree(ac);  // pending callbacks get a null reply; cleanup runs
+  }
+
+  void arm_read() {
+    if (read_armed || !sd) return;
+    read_armed = true;
+    sd->async_wait(asio::posix::descriptor_base::wait_read,
+                   [this, e = epoch](const boost::system::error_code& ec) {
+                     if (e != epoch) return;
+                     read_armed = false;
+                     if (ec || !ac || !want_read) return;
+                     redisAsyncHandleRead(ac);  // may free the context
+                     if (ac && want_read) arm_read();
+                   });
+  }
+
+  void arm_write() {
+    if (write_armed || !sd) return;
+    write_armed = true;
+    sd->async_wait(asio::posix::descriptor_base::wait_write,
+                   [this, e = epoch](const boost::system::error_code& ec) {
+                     if (e != epoch) return;
+                     write_armed = false;
+                     if (ec || !ac || !want_write) return;
+                     redisAsyncHandleWrite(ac);  // may free the context
+                     if (ac && want_write) arm_write();
+                   });
+  }
+
+  static void on_reply(redisAsyncContext*, void* r, void* priv) {
+    auto* holder = static_cast<std::shared_ptr<Pending>*>(priv);
+    auto pending = std::move(*holder);
+    delete holder;
+    if (r) pending->reply = copy_reply(static_cast<redisReply*>(r));
+    pending->done = true;
+    pending->timer.cancel();
+  }
+
+  void send(const std::vector<std::string>& args, redisCallbackFn* fn, void* priv) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    argv_of(args, argv, lens);
+    redisAsyncCommandArgv(ac, fn, priv, static_cast<int>(argv.size()), argv.data(), lens.data());
+  }
+
+  // One command; nullopt when the connection failed or the answer did not come in time.
+  asio::awaitable<std::optional<Reply>> call(const std::vector<std::string>& args,
+                                             milliseconds timeout) {
+    if (ac && generation != store.generation_.load()) close();  // made before the last trip
+    if (!ac && !connect()) co_return std::nullopt;
+    auto pending = std::make_shared<Pending>(ex);
+    auto* holder = new std::shared_ptr<Pending>(pending);
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    argv_of(args, argv, lens);
+    if (redisAsyncCommandArgv(ac, &Connection::on_reply, holder, static_cast<int>(argv.size()),
+                              argv.data(), lens.data()) != REDIS_OK) {
+      delete holder;
+      co_return std::nullopt;
+    }
+    pending->timer.expires_after(timeout);
+    boost::system::error_code ec;
+    co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!pending->done) {
+      // Too slow: give up on this connection (its late answers would be out of step).
+      close();
+      co_return std::nullopt;
+    }
+    co_return std::move(pending->reply);
+  }
+};
+
+RedisStore::RedisStore(RedisOptions options)
+    : options_(std::move(options)), id_(g_next_store_id.fetch_add(1)) {
+  changed_at_ms_ = steady_ms();
+}
+
+RedisStore::~RedisStore() { stop(); }
+
+RedisStore::Connection& RedisStore::connection_for_this_thread(const asio::any_io_executor& ex) {
+  for (const auto& tc : t_connections) {
+    if (tc.store_id == id_) return *tc.connection;
+  }
+  std::lock_guard lock(mu_);
+  connections_.push_back(std::make_unique<Connection>(*this, ex));
+  t_connections.push_back({id_, connections_.back().get()});
+  return *connections_.back();
+}
+
+void RedisStore::trip(const std::string& why) {
+  failures_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mu_);
+    last_error_ = why;
+  }
+  if (available_.exchange(false, std::memory_order_acq_rel)) {
+    trips_.fetch_add(1, std::memory_order_relaxed);
+    changed_at_ms_ = steady_ms();
+    log::get("ratelimit")
+        ->warn(
+            "{}",
+            log::Line("Redis unavailable; rate limiting continues in-process").kv("reason", why));
+  }
+}
+
+asio::awaitable<std::optional<Decision>> RedisStore::decide(const std::vector<Check>& checks) {
+  auto& conn = connection_for_this_thread(co_await asio::this_coro::executor);
+  std::vector<std::string> args{"EVALSHA", redis_script_sha(), std::to_string(checks.size())};
+  args.reserve(3 + checks.size() * 9);
+  for (const auto& c : checks) args.push_back(options_.key_prefix + c.key);
+  for (const auto& c : checks) {
+    const Rule& r = *c.rule;
+    args.push_back(num(r.per_ms()));
+    args.push_back(num(r.burst));
+    args.push_back("1");
+    args.push_back(ms(r.penalty));
+    args.push_back(std::to_string(r.penalty_threshold));
+    args.push_back(ms(r.penalty_window));
+    args.push_back(ms(r.max_penalty));
+    args.push_back(r.shadow ? "1" : "0");
+  }
+  auto reply = co_await conn.call(args, options_.timeout);
+  if (reply && reply->type == REDIS_REPLY_ERROR && reply->str.starts_with("NOSCRIPT")) {
+    args[0] = "EVAL";
+    args[1] = kScript;  // Redis was restarted or flushed: send the script once more
+    reply = co_await conn.call(args, options_.timeout);
+  }
+  if (!reply) {
+    trip(conn.ac ? "no answer within " + ms(options_.timeout) + " ms" : "connection failed");
+    co_return std::nullopt;
+  }
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements.size() != 2 + 7 * checks.size()) {
+    trip(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected script answer");
+    co_return std::nullopt;
+  }
+  calls_.fetch_add(1, std::memory_order_relaxed);
+  Decision d;
+  d.store = StoreMode::kRedis;
+  const auto& e = reply->elements;
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    const auto* v = &e[2 + 7 * i];
+    RuleOutcome o;
+    o.rule = checks[i].rule;
+    o.key = checks[i].key;
+    o.verdict.allowed = v[0].integer == 1;
+    o.verdict.remaining = static_cast<double>(v[1].integer) / 1000.0;
+    o.verdict.retry_ms = v[2].integer;
+    o.verdict.reset_ms = v[3].integer;
+    o.blocked = v[4].integer == 1;
+    o.blocked_ms = v[5].integer;
+    o.penalized = v[6].integer == 1;
+    d.outcomes.push_back(std::move(o));
+  }
+  summarize(d);
+  co_return d;
+}
+
+asio::awaitable<std::optional<std::size_t>> RedisStore::clear(
+    const std::vector<std::string>& keys, const std::vector<std::string>& prefixes) {
+  auto& conn = connection_for_this_thread(co_await asio::this_coro::executor);
+  const milliseconds timeout{std::max<long>(1000, options_.timeout.count())};
+  std::vector<std::string> doomed;
+  for (const auto& k : keys) doomed.push_back(options_.key_prefix + k);
+  for (const auto& prefix : prefixes) {
+    std::string pattern = options_.key_prefix;
+    for (char c : prefix) {
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    pattern += '*';
+    std::string cursor = "0";
+    do {
+      // (Named: GCC 12 cannot take a braced list of literals inside a co_await.)
+      std::vector<std::string> scan{"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+      auto r = co_await conn.call(scan, timeout);
+      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements.size() != 2) co_return std::nullopt;
+      cursor = r->elements[0].str;
+      for (const auto& k : r->elements[1].elements) doomed.push_back(k.str);
+    } while (cursor != "0");
+  }
+  if (doomed.empty()) co_return std::size_t{0};
+  std::vector<std::string> del{"DEL"};
+  del.insert(del.end(), doomed.begin(), doomed.end());
+  auto r = co_await conn.call(del, timeout);
+  if (!r || r->type != REDIS_REPLY_INTEGER) co_return std::nullopt;
+  co_return static_cast<std::size_t>(r->integer);
+}
+
+bool RedisStore::probe_once() {
+  const auto& e = options_.endpoint;
+  const auto connect_timeout = std::max<long>(100, options_.timeout.count() * 4);
+  timeval tv{connect_timeout / 1000, static_cast<suseconds_t>((connect_timeout % 1000) * 1000)};
+  const auto started = std::chrono::steady_clock::now();
+  const std::string ip = resolve(e.host);
+  {
+    std::lock_guard lock(mu_);
+    if (!ip.empty()) address_ = ip;
+  }
+  if (ip.empty()) {
+    std::lock_guard lock(mu_);
+    last_error_ = "cannot resolve '" + e.host + "'";
+    return false;
+  }
+  redisContext* c = redisConnectWithTimeout(ip.c_str(), e.port, tv);
+  std::string error;
+  if (!c || c->err) {
+    error = c ? c->errstr : "cannot allocate a Redis context";
+  } else {
+    redisSetTimeout(c, tv);
+    auto run = [&](const std::vector<std::string>& args) -> bool {
+      std::vector<const char*> argv;
+      std::vector<std::size_t> lens;
+      argv_of(args, argv, lens);
+      auto* r = static_cast<redisReply*>(
+          redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+      if (!r) {
+        error = c->errstr;
+        return false;
+      }
+      const bool ok = r->type != REDIS_REPLY_ERROR;
+      if (!ok) error = std::string(r->str, r->len);
+      freeReplyObject(r);
+      return ok;
+    };
+    bool ok = true;
+    for (const auto& cmd : handshake(e)) ok = ok && run(cmd);
+    ok = ok && run({"PING"}) && run({"SCRIPT", "LOAD", kScript});
+    if (ok) {
+      last_probe_ms_ =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
+    }
+  }
+  if (c) redisFree(c);
+  if (!error.empty()) {
+    std::lock_guard lock(mu_);
+    last_error_ = error;
+    return false;
+  }
+  return true;
+}
+
+void RedisStore::start() {
+  if (probe_once()) {
+    available_ = true;
+    changed_at_ms_ = steady_ms();
+    log::get("ratelimit")
+        ->info("{}",
+               log::Line("rate limiting shared through Redis").kv("host", options_.endpoint.host));
+  } else {
+    std::lock_guard lock(mu_);
+    log::get("ratelimit")
+        ->warn("{}", log::Line("Redis unavailable at start; rate limiting "
+                               "in-process until it answers")
+                         .kv("reason", last_error_));
+  }
+  probe_thread_ = std::thread([this] { probe_loop(); });
+}
+
+void RedisStore::probe_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    probe_cv_.wait_for(lock, options_.probe_interval);
+    if (stopping_) break;
+    lock.unlock();
+    const bool ok = probe_once();
+    if (ok && !available()) {
+      generation_.fetch_add(1);  // connections made before reconnect on their next call
+      available_ = true;
+      recoveries_.fetch_add(1, std::memory_order_relaxed);
+      changed_at_ms_ = steady_ms();
+      log::get("ratelimit")->info("{}", log::Line("Redis answers again; rate limits shared"));
+    } else if (!ok && available()) {
+      trip("probe failed");
+    }
+    lock.lock();
+  }
+}
+
+void RedisStore::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  probe_cv_.notify_all();
+  if (probe_thread_.joinable()) probe_thread_.join();
+  std::lock_guard lock(mu_);
+  for (auto& c : connections_) c->close();
+}
+
+std::string RedisStore::address() const {
+  std::lock_guard lock(mu_);
+  return address_;
+}
+
+RedisStatus RedisStore::status() const {
+  RedisStatus s;
+  s.available = available();
+  s.trips = trips_.load();
+  s.recoveries = recoveries_.load();
+  s.calls = calls_.load();
+  s.failures = failures_.load();
+  s.last_probe_ms = last_probe_ms_.load();
+  s.since_change_ms = steady_ms() - changed_at_ms_.load();
+  std::lock_guard lock(mu_);
+  s.last_error = last_error_;
+  return s;
+}
+
+}  // namespace evald::ratelimit
