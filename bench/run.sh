@@ -31,16 +31,40 @@ sed -e "s|@DIR@|$work/nginx|g" -e "s|@PORT@|$nginx_port|g" bench/nginx.conf.in >
 /usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 
-evald_port=$(free_port)
-(cd "$work" && ENVIRONMENT=production JWT_SECRET=bench-secret-bench-secret-bench-secret \
-  HOST=127.0.0.1 PORT=$evald_port LOG_LEVEL=info DATABASE_URL=sqlite://$work/bench.db RATE_LIMIT_ENABLED=false \
-  ADMIN_LOGIN_ID=bench-admin ADMIN_PASSWORD='Bench-Admin-Pass-2026!' ADMIN_EMAIL=bench@example.org \
-  exec "$OLDPWD/$EVALD" serve > "$work/evald.log" 2>&1) &
-evald_pid=$!
-pids+=($evald_pid)
+# Rules that never refuse, so that the limited scenarios measure the decision, not refusals.
+cat > "$work/rules.yaml" <<'YAML'
+rules:
+  - {scope: per_ip, match: api, limit: 1000000000, window: 60}
+  - {scope: per_user, match: default, limit: 1000000000, window: 3600}
+  - {scope: global, limit: 1000000000, window: 60}
+YAML
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+  --logfile "$work/redis.log" &
+pids+=($!)
+
+start_evald() {  # name extra-env... -> sets port_<name>, pid_<name>
+  local name=$1 port
+  shift
+  port=$(free_port)
+  mkdir -p "$work/$name"
+  (cd "$work/$name" && exec env ENVIRONMENT=production JWT_SECRET=bench-secret-bench-secret-bench-secret \
+    HOST=127.0.0.1 PORT=$port LOG_LEVEL=info DATABASE_URL=sqlite://$work/$name/bench.db \
+    ADMIN_LOGIN_ID=bench-admin ADMIN_PASSWORD='Bench-Admin-Pass-2026!' ADMIN_EMAIL=bench@example.org \
+    "$@" "$OLDPWD/$EVALD" serve > "$work/$name/evald.log" 2>&1) &
+  pids+=($!)
+  printf -v "port_$name" %s "$port"
+  printf -v "pid_$name" %s "$!"
+}
+start_evald off RATE_LIMIT_ENABLED=false
+start_evald local RATE_LIMIT_ENABLED=true RATE_LIMIT_RULES="$work/rules.yaml"
+start_evald redis RATE_LIMIT_ENABLED=true RATE_LIMIT_RULES="$work/rules.yaml" \
+  REDIS_URL="redis://127.0.0.1:$redis_port/0"
+evald_port=$port_off
+evald_pid=$pid_off
 
 wait_for "http://127.0.0.1:$nginx_port/health/ping"
-wait_for "http://127.0.0.1:$evald_port/health/ping"
+for p in "$port_off" "$port_local" "$port_redis"; do wait_for "http://127.0.0.1:$p/health/ping"; done
 sleep 1
 idle_rss=$(rss_kib "$evald_pid")
 
@@ -51,22 +75,33 @@ run_wrk() {  # name url [wrk args...] -> appends "name rps p50 p99 p999 errors" 
   echo "$name $out" >> "$work/results"
 }
 
-token=$(curl -fs -X POST "http://127.0.0.1:$evald_port/auth/login" -H 'Content-Type: application/json' \
-  -d '{"login_id":"bench-admin","password":"Bench-Admin-Pass-2026!"}' |
-  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+login() {
+  curl -fs -X POST "http://127.0.0.1:$1/auth/login" -H 'Content-Type: application/json' \
+    -d '{"login_id":"bench-admin","password":"Bench-Admin-Pass-2026!"}' |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+token=$(login "$port_off")
+token_local=$(login "$port_local")
+token_redis=$(login "$port_redis")
+curl -fs "http://127.0.0.1:$port_redis/health/ready" | grep -q '"store":"redis"' ||
+  { echo "bench: the Redis instance is not using Redis" >&2; exit 1; }
 
 : > "$work/results"
 for round in $(seq "$ROUNDS"); do
   run_wrk nginx "http://127.0.0.1:$nginx_port/health/ping"
   run_wrk evald "http://127.0.0.1:$evald_port/health/ping"
   run_wrk evald-me "http://127.0.0.1:$evald_port/auth/me" -H "Authorization: Bearer $token"
+  run_wrk evald-me-local "http://127.0.0.1:$port_local/auth/me" -H "Authorization: Bearer $token_local"
+  run_wrk evald-me-redis "http://127.0.0.1:$port_redis/auth/me" -H "Authorization: Bearer $token_redis"
 done
+curl -fs "http://127.0.0.1:$port_redis/health/ready" | grep -q '"store":"redis"' ||
+  echo "bench: warning: the Redis instance fell back to in-process during the run" >&2
 # Logins are argon2id-bound (about 20 ms of one core each): few connections, one round.
 out=$(wrk -t2 -c8 -d"$DURATION" -s bench/login.lua "http://127.0.0.1:$evald_port/auth/login" | grep '^RESULT')
 echo "evald-login $out" >> "$work/results"
 
 held=$(/usr/bin/python3 bench/hold_connections.py "$evald_port" "$evald_pid" 1000 /health/ping)
-kill "$evald_pid" 2>/dev/null || true
+for p in "$pid_off" "$pid_local" "$pid_redis"; do kill "$p" 2>/dev/null || true; done
 
 /usr/bin/python3 - "$work/results" "$idle_rss" "$held" "$ROUNDS" "$DURATION" "$CONNECTIONS" <<'PY'
 import re, statistics, sys
@@ -82,11 +117,17 @@ print(f"wrk -c{conns} -d{duration}, {rounds} alternating rounds (medians); login
 print(f"{'scenario':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7} {'vs nginx':>9}")
 base = med("nginx", "rps")
 labels = {"nginx": "nginx GET /health/ping", "evald": "evald GET /health/ping",
-          "evald-me": "evald GET /auth/me (JWT+session)", "evald-login": "evald POST /auth/login"}
-for name in ("nginx", "evald", "evald-me", "evald-login"):
+          "evald-me": "evald GET /auth/me (JWT+session)",
+          "evald-me-local": "  same, limits in-process",
+          "evald-me-redis": "  same, limits in Redis",
+          "evald-login": "evald POST /auth/login"}
+for name in ("nginx", "evald", "evald-me", "evald-me-local", "evald-me-redis", "evald-login"):
     rps = med(name, "rps")
     print(f"{labels[name]:<34} {rps:>9.0f} {med(name,'p50')/1000:>8.2f} {med(name,'p99')/1000:>8.2f} "
           f"{med(name,'p999')/1000:>9.2f} {int(sum(r['errors']+r['non2xx'] for r in rows[name])):>7} {rps/base:>8.2f}x")
+me = med("evald-me", "rps")
+print(f"rate limiting on /auth/me: in-process {med('evald-me-local','rps')/me:.3f}x of off; "
+      f"Redis {med('evald-me-redis','rps')/med('evald-me-local','rps'):.3f}x of in-process")
 answered, rss = held.split()
 print(f"evald resident memory: idle {int(idle)/1024:.1f} MiB; with {answered} open keep-alive "
       f"connections {int(rss)/1024:.1f} MiB")

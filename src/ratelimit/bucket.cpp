@@ -19,10 +19,14 @@ std::string_view to_string(Scope s) {
   return "";
 }
 
-double available(const Bucket& b, const Rule& r, std::int64_t now_ms) {
-  if (b.tokens < 0) return r.burst;
+double used_now(const Bucket& b, const Rule& r, std::int64_t now_ms) {
+  if (b.used <= 0) return 0;
   const auto elapsed = std::max<std::int64_t>(0, now_ms - b.updated_ms);
-  return std::min(r.burst, b.tokens + static_cast<double>(elapsed) * r.per_ms());
+  return std::max(0.0, b.used - static_cast<double>(elapsed) * r.per_ms());
+}
+
+double available(const Bucket& b, const Rule& r, std::int64_t now_ms) {
+  return std::max(0.0, r.burst - used_now(b, r, now_ms));
 }
 
 Verdict peek(const Bucket& b, const Rule& r, std::int64_t now_ms, double cost) {
@@ -40,7 +44,7 @@ Verdict peek(const Bucket& b, const Rule& r, std::int64_t now_ms, double cost) {
 }
 
 void commit(Bucket& b, const Rule& r, std::int64_t now_ms, double cost) {
-  b.tokens = std::max(0.0, available(b, r, now_ms) - cost);
+  b.used = std::min(r.burst, used_now(b, r, now_ms) + cost);
   b.updated_ms = now_ms;
 }
 

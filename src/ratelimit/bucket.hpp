@@ -29,10 +29,15 @@ struct Rule {
   double per_ms() const { return limit / static_cast<double>(window.count()); }
 };
 
+/// What a key has used, rather than what it has left: a rule reloaded with a larger burst then
+/// gives a client the difference at once, and a smaller one takes it away.
 struct Bucket {
-  double tokens = -1;  ///< -1: new, full
+  double used = 0;  ///< tokens taken and not yet refilled, as of updated_ms
   std::int64_t updated_ms = 0;
 };
+
+/// Tokens still missing from a full bucket at `now_ms` (0 when full).
+double used_now(const Bucket& b, const Rule& r, std::int64_t now_ms);
 
 /// Tokens in the bucket at `now_ms` (refilled, capped at burst).
 double available(const Bucket& b, const Rule& r, std::int64_t now_ms);

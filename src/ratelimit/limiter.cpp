@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "log/log.hpp"
+
 namespace evald::ratelimit {
 namespace {
 
@@ -94,32 +96,44 @@ boost::asio::awaitable<Decision> Limiter::check(const RequestInfo& request) {
 }
 
 void Limiter::record(const Decision& d, const RequestInfo& request) {
-  std::lock_guard lock(mu_);
-  ++stats_.total;
-  (d.allowed ? stats_.allowed : stats_.refused)++;
-  (d.store == StoreMode::kRedis ? stats_.redis_decisions : stats_.local_decisions)++;
+  constexpr auto relaxed = std::memory_order_relaxed;
+  total_.fetch_add(1, relaxed);
+  (d.allowed ? allowed_ : refused_).fetch_add(1, relaxed);
+  (d.store == StoreMode::kRedis ? redis_decisions_ : local_decisions_).fetch_add(1, relaxed);
   for (std::size_t i = 0; i < d.outcomes.size(); ++i) {
     const auto& o = d.outcomes[i];
-    auto& rs = stats_.rules[o.rule->name];
+    auto& counters = d.rules->counters(o.rule);
     if (o.rule->shadow) {
-      if (!o.verdict.allowed) ++rs.shadow_refused;
+      if (o.verdict.allowed) {
+        counters.allowed.fetch_add(1, relaxed);
+      } else {
+        counters.shadow_refused.fetch_add(1, relaxed);
+        if (should_report("shadow|" + o.key)) {
+          log::get("ratelimit")
+              ->info("{}", log::Line("shadow rule would refuse")
+                               .kv("rule", o.rule->name)
+                               .kv("key", o.key)
+                               .kv("route", request.route));
+        }
+      }
       continue;
     }
-    if (static_cast<int>(i) == d.violated) {
-      ++rs.refused;
-      if (o.penalized) {
-        ++rs.penalties;
-        if (boxed_until_.size() >= 100'000) boxed_until_.clear();
-        boxed_until_[o.key] = now_ms() + o.blocked_ms;
-      }
+    if (d.allowed) {
+      counters.allowed.fetch_add(1, relaxed);
+    } else if (static_cast<int>(i) == d.violated) {
+      counters.refused.fetch_add(1, relaxed);
+      if (o.penalized) counters.penalties.fetch_add(1, relaxed);
       const auto wall =
           std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
               .count();
+      std::lock_guard lock(mu_);
+      if (o.penalized) {
+        if (boxed_until_.size() >= 100'000) boxed_until_.clear();
+        boxed_until_[o.key] = now_ms() + o.blocked_ms;
+      }
       recent_.push_front(
           Refusal{wall, o.key, o.rule->name, request.client_ip, request.route, o.blocked});
       if (recent_.size() > kRecentRefusals) recent_.pop_back();
-    } else if (d.allowed) {
-      ++rs.allowed;
     }
   }
 }
@@ -180,15 +194,26 @@ boost::asio::awaitable<std::optional<std::size_t>> Limiter::clear(std::string sc
 }
 
 void Limiter::reload(RuleSet rules) {
+  rules.share_counters_with(*rules_.load());
   rules_.store(std::make_shared<const RuleSet>(std::move(rules)));
 }
 
 LimiterStats Limiter::stats() const {
   LimiterStats s;
   const auto now = now_ms();
+  s.total = total_.load();
+  s.allowed = allowed_.load();
+  s.refused = refused_.load();
+  s.redis_decisions = redis_decisions_.load();
+  s.local_decisions = local_decisions_.load();
+  const auto rules = rules_.load();
+  for (const auto& r : rules->rules()) {
+    const auto& c = rules->counters(&r);
+    s.rules[r.name] =
+        RuleStats{c.allowed.load(), c.refused.load(), c.shadow_refused.load(), c.penalties.load()};
+  }
   {
     std::lock_guard lock(mu_);
-    s = stats_;
     s.recent.assign(recent_.begin(), recent_.end());
     s.penalties_active = static_cast<std::size_t>(std::count_if(
         boxed_until_.begin(), boxed_until_.end(), [&](const auto& kv) { return kv.second > now; }));

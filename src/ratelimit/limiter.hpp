@@ -122,8 +122,9 @@ class Limiter {
   std::unique_ptr<RedisStore> redis_;
   std::atomic<std::uint64_t> bypassed_{0};
 
-  mutable std::mutex mu_;  // stats_, recent_, reported_, events_bucket_
-  LimiterStats stats_;
+  std::atomic<std::uint64_t> total_{0}, allowed_{0}, refused_{0}, redis_decisions_{0},
+      local_decisions_{0};
+  mutable std::mutex mu_;  // recent_, reported_, boxed_until_, events_bucket_
   std::deque<Refusal> recent_;
   std::unordered_map<std::string, std::int64_t> reported_;
   std::unordered_map<std::string, std::int64_t> boxed_until_;  ///< steady ms

@@ -1,9 +1,14 @@
 #include "ratelimit/local_store.hpp"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <functional>
 
 namespace evald::ratelimit {
+namespace {
+template <class T>
+using Small = boost::container::small_vector<T, 6>;
+}  // namespace
 
 LocalStore::LocalStore(std::size_t max_keys)
     : max_per_shard_(std::max<std::size_t>(1, max_keys / kShards)) {}
@@ -17,28 +22,28 @@ void LocalStore::evict_idle(Shard& s, std::int64_t now_ms) {
   std::erase_if(s.entries, [&](const auto& kv) {
     const Entry& e = kv.second;
     if (blocked(e.penalty, now_ms)) return false;
-    if (e.bucket.tokens < 0) return true;
     const double elapsed = static_cast<double>(now_ms - e.bucket.updated_ms);
-    return e.bucket.tokens + elapsed * e.per_ms >= e.burst;
+    return e.bucket.used - elapsed * e.per_ms <= 0;
   });
 }
 
 Decision LocalStore::decide(const std::vector<Check>& checks, std::int64_t now_ms) {
-  std::vector<std::size_t> order;
+  // A request has a handful of checks: no allocation for the bookkeeping.
+  Small<std::size_t> order;
   for (const auto& c : checks) order.push_back(shard_of(c.key));
-  std::vector<std::size_t> locked = order;
+  Small<std::size_t> locked = order;
   std::sort(locked.begin(), locked.end());
   locked.erase(std::unique(locked.begin(), locked.end()), locked.end());
-  std::vector<std::unique_lock<std::mutex>> locks;
+  Small<std::unique_lock<std::mutex>> locks;
   for (auto i : locked) locks.emplace_back(shards_[i].mu);  // a fixed order: no deadlock
 
   Decision d;
-  std::vector<Entry*> entries;
+  d.outcomes.reserve(checks.size());
+  Small<Entry*> entries;
   for (std::size_t i = 0; i < checks.size(); ++i) {
     Shard& s = shards_[order[i]];
     if (s.entries.size() >= max_per_shard_) evict_idle(s, now_ms);
     Entry& e = s.entries[checks[i].key];
-    e.burst = checks[i].rule->burst;
     e.per_ms = checks[i].rule->per_ms();
     entries.push_back(&e);
     RuleOutcome o;

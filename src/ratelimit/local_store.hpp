@@ -32,9 +32,7 @@ class LocalStore {
   struct Entry {
     Bucket bucket;
     Penalty penalty;
-    // The rule's refill and capacity when last used, for eviction (rules can be reloaded).
-    double burst = 0;
-    double per_ms = 0;
+    double per_ms = 0;  ///< the rule's refill when last used, for eviction
   };
   struct Shard {
     mutable std::mutex mu;

@@ -27,10 +27,10 @@ namespace {
 
 // KEYS: one bucket per check. ARGV: eight values per check: refill per ms, burst, cost,
 // penalty ms, penalty threshold, penalty window ms, penalty cap ms, shadow (1/0).
-// Hash fields: t tokens (absent: full), u updated ms, ws/rc penalty window start and refusals,
-// of offences, bu blocked until. Returns allowed, now, then seven integers per check: allowed,
-// remaining x 1000, retry ms, reset ms, blocked, blocked ms, newly blocked. Same arithmetic as
-// bucket.cpp.
+// Hash fields: d tokens used (absent: none; see Bucket), u updated ms, ws/rc penalty window start
+// and refusals, of offences, bu blocked until. Returns allowed, now, then seven integers per check:
+// allowed, remaining x 1000, retry ms, reset ms, blocked, blocked ms, newly blocked. Same
+// arithmetic as bucket.cpp.
 const std::string kScript = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -43,12 +43,13 @@ for i = 1, #KEYS do
              cost = tonumber(ARGV[a + 3]), penalty = tonumber(ARGV[a + 4]),
              threshold = tonumber(ARGV[a + 5]), pwindow = tonumber(ARGV[a + 6]),
              cap = tonumber(ARGV[a + 7]), shadow = ARGV[a + 8] == '1'}
-  local h = redis.call('HMGET', KEYS[i], 't', 'u', 'ws', 'rc', 'of', 'bu')
-  r.tokens = r.burst
+  local h = redis.call('HMGET', KEYS[i], 'd', 'u', 'ws', 'rc', 'of', 'bu')
+  r.used = 0
   if h[1] then
     local elapsed = math.max(0, now - tonumber(h[2]))
-    r.tokens = math.min(r.burst, tonumber(h[1]) + elapsed * r.per_ms)
+    r.used = math.max(0, tonumber(h[1]) - elapsed * r.per_ms)
   end
+  r.tokens = math.max(0, r.burst - r.used)
   r.ws = tonumber(h[3] or '0')
   r.rc = tonumber(h[4] or '0')
   r.of = tonumber(h[5] or '0')
@@ -65,7 +66,8 @@ for i = 1, #KEYS do
   local remaining = r.tokens
   if allowed and r.ok then
     remaining = math.max(0, r.tokens - r.cost)
-    redis.call('HSET', KEYS[i], 't', string.format('%.17g', remaining), 'u', now)
+    local used = math.min(r.burst, r.used + r.cost)
+    redis.call('HSET', KEYS[i], 'd', string.format('%.17g', used), 'u', now)
   elseif not allowed and not r.ok and not r.shadow and not r.blocked and r.penalty > 0 then
     if now - r.ws >= r.pwindow then
       r.ws = now

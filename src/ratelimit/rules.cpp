@@ -20,7 +20,41 @@ Rule make(std::string name, Scope scope, double limit, seconds window,
 
 }  // namespace
 
-RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {}
+RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    counters_.push_back(std::make_shared<RuleCounters>());
+    const auto& name = rules_[i].name;
+    const auto colon = name.find(':');
+    const std::string match = colon == std::string::npos ? "" : name.substr(colon + 1);
+    switch (rules_[i].scope) {
+      case Scope::kPerIp:
+        per_ip_.emplace(match, i);
+        break;
+      case Scope::kPerUser:
+        per_user_.emplace(match, i);
+        break;
+      case Scope::kPerEndpoint:
+        per_endpoint_.emplace(match, i);
+        break;
+      case Scope::kGlobal:
+        global_ = i;
+        break;
+    }
+  }
+}
+
+void RuleSet::share_counters_with(const RuleSet& older) {
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    if (const Rule* old = older.find(rules_[i].name)) {
+      counters_[i] = older.counters_[static_cast<std::size_t>(old - older.rules_.data())];
+    }
+  }
+}
+
+const Rule* RuleSet::lookup(const Index& index, std::string_view key) const {
+  auto it = index.find(key);
+  return it == index.end() ? nullptr : &rules_[it->second];
+}
 
 const Rule* RuleSet::find(std::string_view name) const {
   for (const auto& r : rules_) {
@@ -30,20 +64,20 @@ const Rule* RuleSet::find(std::string_view name) const {
 }
 
 const Rule* RuleSet::per_ip(std::string_view category) const {
-  if (const Rule* r = find("per_ip:" + std::string(category))) return r;
-  return find("per_ip:api");
+  if (const Rule* r = lookup(per_ip_, category)) return r;
+  return lookup(per_ip_, "api");
 }
 
 const Rule* RuleSet::per_user(std::string_view role) const {
-  if (const Rule* r = find("per_user:" + std::string(role))) return r;
-  return find("per_user:default");
+  if (const Rule* r = lookup(per_user_, role)) return r;
+  return lookup(per_user_, "default");
 }
 
 const Rule* RuleSet::per_endpoint(std::string_view category) const {
-  return find("per_endpoint:" + std::string(category));
+  return lookup(per_endpoint_, category);
 }
 
-const Rule* RuleSet::global() const { return find("global"); }
+const Rule* RuleSet::global() const { return global_ ? &rules_[*global_] : nullptr; }
 
 RuleSet default_rules() {
   return RuleSet({

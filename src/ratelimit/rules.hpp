@@ -2,6 +2,10 @@
 /// The rule set: which rules apply to a request, by the route's category, the caller's role,
 /// and the scope. The defaults are the original design's numbers.
 
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +13,14 @@
 #include "ratelimit/bucket.hpp"
 
 namespace evald::ratelimit {
+
+/// Decisions per rule, counted without a lock on the request path.
+struct RuleCounters {
+  std::atomic<std::uint64_t> allowed{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> shadow_refused{0};
+  std::atomic<std::uint64_t> penalties{0};
+};
 
 class RuleSet {
  public:
@@ -23,9 +35,23 @@ class RuleSet {
   const Rule* global() const;
   const std::vector<Rule>& rules() const { return rules_; }
   const Rule* find(std::string_view name) const;
+  /// The counters of a rule of this set (copies of a set share them).
+  RuleCounters& counters(const Rule* rule) const {
+    return *counters_[static_cast<std::size_t>(rule - rules_.data())];
+  }
+  /// Takes over the counters of `older`'s rules of the same name, so that counts run on across
+  /// a reload without a gap.
+  void share_counters_with(const RuleSet& older);
 
  private:
+  using Index = std::map<std::string, std::size_t, std::less<>>;
+  const Rule* lookup(const Index& index, std::string_view key) const;
+
   std::vector<Rule> rules_;
+  // Lookups by category or role without building a name per request.
+  Index per_ip_, per_user_, per_endpoint_;
+  std::optional<std::size_t> global_;
+  std::vector<std::shared_ptr<RuleCounters>> counters_;
 };
 
 /// per IP: login 5/300 s (penalty 900 s), upload 10/60 s, admin 20/60 s, api 60/60 s;

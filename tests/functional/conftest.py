@@ -326,3 +326,68 @@ def fresh_pg_url(postgres_url):
 def psql():
     """psql(url, sql) -> the unaligned, tuples-only output."""
     return _psql
+
+
+# --- Redis (rate-limit tests) -----------------------------------------------------------------
+
+class RedisServer:
+    """Debian's redis-server on a loopback port of its own, no persistence. stop() kills it
+    (SIGKILL, as a crash would), start() brings it back on the same port, empty; pause() and
+    resume() freeze it with SIGSTOP/SIGCONT (a hung Redis)."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir),
+             "--logfile", str(self.workdir / "redis.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.cli("PING") == "PONG":
+                return
+            time.sleep(0.02)
+        pytest.fail("redis-server did not start", pytrace=False)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def cli(self, *args) -> str | None:
+        """A redis-cli command's output, stripped; None when Redis does not answer."""
+        try:
+            p = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+                               text=True, timeout=5, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return None
+        if p.returncode != 0 or "Could not connect" in p.stdout + p.stderr:
+            return None
+        return p.stdout.strip()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A running redis-server for one test (killed at teardown)."""
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    r = RedisServer(workdir)
+    r.start()
+    try:
+        yield r
+    finally:
+        if r.proc and r.proc.poll() is None:
+            r.resume()
+        r.stop()
