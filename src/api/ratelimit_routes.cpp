@@ -174,8 +174,8 @@ std::vector<http::RouteSpec> ratelimit_routes(AppContext& app) {
     auto cleared = co_await app.limiter->clear(type, id);
     if (!cleared) {
       co_return Response::from_error(ApiError{ErrorCode::kExternalServiceError,
-                                              "Redis did not answer; the shared limits were not "
-                                              "cleared (try again)",
+                                              "Redis is not answering; the shared limits were not "
+                                              "cleared (this instance's were; try again)",
                                               {},
                                               0,
                                               "Redis clear failed"});

@@ -29,6 +29,9 @@ std::vector<http::RouteSpec> security_event_routes(AppContext& app);
 /// GET /metrics/rate-limiting and DELETE /admin/rate-limits/{type}/{identifier}.
 std::vector<http::RouteSpec> ratelimit_routes(AppContext& app);
 
+/// GET /health/metrics (Prometheus).
+std::vector<http::RouteSpec> metrics_routes(AppContext& app);
+
 /// Every route of the server, in registration order.
 std::vector<http::RouteSpec> all_routes(AppContext& app);
 

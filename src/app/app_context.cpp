@@ -40,6 +40,7 @@ AppContext::AppContext(Settings s)
     limits.redis = redis;
   }
   limiter = std::make_unique<ratelimit::Limiter>(ratelimit::default_rules(), clock, limits);
+  register_collectors(*this);
   if (!settings.mail.smtp_server.empty()) {
     mailer = mail::make_smtp_mailer(settings.mail);
     outbox = std::make_unique<mail::OutboxSender>(

@@ -11,6 +11,7 @@
 #include "db/backup_scheduler.hpp"
 #include "db/database.hpp"
 #include "mail/mail.hpp"
+#include "metrics/registry.hpp"
 #include "net/server.hpp"
 #include "net/worker_pool.hpp"
 #include "ratelimit/limiter.hpp"
@@ -24,6 +25,10 @@ struct BuildInfo {
 };
 const BuildInfo& build_info();
 
+struct AppContext;
+/// Registers the collectors that read gauges from the parts (database, limiter, auth).
+void register_collectors(AppContext& app);
+
 /// The database options that DatabaseSettings and the worker pool imply.
 db::DatabaseOptions database_options(const Settings& s);
 
@@ -33,6 +38,7 @@ struct AppContext {
 
   Settings settings;
   RealClock clock;
+  std::unique_ptr<metrics::Metrics> metrics = std::make_unique<metrics::Metrics>();
   std::shared_ptr<net::ServerState> server_state;
   std::unique_ptr<net::WorkerPool> workers;
   std::unique_ptr<db::Database> db;

@@ -13,13 +13,14 @@ std::shared_ptr<http::Dispatcher> build_dispatcher(AppContext& app) {
   // authentication) join this list; nothing else decides the order.
   std::vector<std::unique_ptr<http::Middleware>> chain;
   chain.push_back(middleware::make_request_id(app.clock, development));
-  chain.push_back(middleware::make_access_log());
+  chain.push_back(middleware::make_access_log(app.metrics->http()));
   // CORS sits outside the error barrier so that a 500 still carries the CORS headers the
   // browser needs to show it to the calling page.
   chain.push_back(middleware::make_cors(app.settings.server.cors_origins));
   chain.push_back(middleware::make_error_barrier());
   chain.push_back(middleware::make_rate_limit(*app.limiter, app.settings, *app.auth, *app.workers));
-  chain.push_back(middleware::make_authenticate(*app.auth, *app.workers));
+  chain.push_back(middleware::make_authenticate(*app.auth, *app.workers,
+                                                app.settings.monitoring.metrics_token));
 
   auto pipeline = std::make_shared<const http::Pipeline>(std::move(chain),
                                                          std::make_unique<http::RouteTerminal>());

@@ -133,6 +133,22 @@ Result<bool> AuthService::consume_second_factor(db::Tx& tx, const MfaState& mfa,
   return *used;
 }
 
+std::string_view to_string(LoginOutcome o) {
+  switch (o) {
+    case LoginOutcome::kSuccess:
+      return "success";
+    case LoginOutcome::kFailure:
+      return "failure";
+    case LoginOutcome::kLocked:
+      return "locked";
+    case LoginOutcome::kMfaRequired:
+      return "mfa_required";
+    case LoginOutcome::kMfaFailure:
+      return "mfa_failure";
+  }
+  return "";
+}
+
 Result<LoginResult> AuthService::login(const std::string& login_id, const std::string& password,
                                        const std::string& mfa_code, const ClientInfo& client) {
   std::optional<LockoutStatus> status;
@@ -156,11 +172,13 @@ Result<LoginResult> AuthService::login(const std::string& login_id, const std::s
                                         client.ip, client.user_agent, client.request_id, "locked"},
                           now());
     });
+    count(LoginOutcome::kLocked);
     return locked(*status);
   }
   // An unknown login id is verified against a dummy hash, so that it takes as long.
   const bool password_ok = verify_hash(password, user ? user->password_hash : dummy_hash_);
   if (!password_ok || !user || !user->is_active) {
+    count(LoginOutcome::kFailure);
     return count_failure(login_id, user ? user->id : "", "authn_login_fail", "invalid credentials",
                          client);
   }
@@ -173,7 +191,10 @@ Result<LoginResult> AuthService::login(const std::string& login_id, const std::s
     return Ok{};
   });
   if (!loaded) return loaded.error();
-  if (mfa.enabled && mfa_code.empty()) return mfa_required();
+  if (mfa.enabled && mfa_code.empty()) {
+    count(LoginOutcome::kMfaRequired);
+    return mfa_required();
+  }
 
   // Upgrade a hash made with weaker parameters while the password is at hand.
   std::string rehashed;
@@ -204,9 +225,11 @@ Result<LoginResult> AuthService::login(const std::string& login_id, const std::s
                         now());
   });
   if (second_factor_failed) {
+    count(LoginOutcome::kMfaFailure);
     return count_failure(login_id, user->id, "authn_mfa_fail", "wrong MFA code", client);
   }
   if (!ok) return ok.error();
+  count(LoginOutcome::kSuccess);
   const auto lifetime = std::chrono::minutes(settings_.access_token_expire_minutes);
   LoginResult result;
   result.access_token = jwt_.issue(user->id, user->role, raw_session, lifetime);

@@ -2,6 +2,8 @@
 /// The account flows: login, token checks, logout, password change, sessions, lockout. Every
 /// call blocks (database, argon2id): run it on the worker pool.
 
+#include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -19,6 +21,11 @@
 #include "http/context.hpp"
 
 namespace evald::auth {
+
+/// How sign-ins ended, for the metrics.
+enum class LoginOutcome { kSuccess, kFailure, kLocked, kMfaRequired, kMfaFailure };
+inline constexpr std::size_t kLoginOutcomes = 5;
+std::string_view to_string(LoginOutcome o);
 
 struct ClientInfo {
   std::string ip;
@@ -88,6 +95,9 @@ class AuthService {
 
   db::Database& db() { return db_; }
   const Clock& clock() const { return clock_; }
+  std::uint64_t login_outcomes(LoginOutcome o) const {
+    return outcomes_[static_cast<std::size_t>(o)].load(std::memory_order_relaxed);
+  }
 
  private:
   bool verify_hash(std::string_view password, const std::string& hash);
@@ -100,6 +110,10 @@ class AuthService {
                                      const std::string& code, const ClientInfo& client,
                                      const std::string& login_id);
   std::string now() const;
+  void count(LoginOutcome o) {
+    outcomes_[static_cast<std::size_t>(o)].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::array<std::atomic<std::uint64_t>, kLoginOutcomes> outcomes_{};
 
   db::Database& db_;
   const Clock& clock_;

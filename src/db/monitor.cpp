@@ -25,6 +25,12 @@ void QueryMonitor::record(std::string_view sql, std::chrono::nanoseconds elapsed
     if (!ok) ++s.failures, ++failures_;
     s.total_ms += ms;
     s.max_ms = std::max(s.max_ms, ms);
+    const double seconds = ms / 1000.0;
+    std::size_t b = 0;
+    while (b < kQueryBuckets.size() && seconds > kQueryBuckets[b]) ++b;
+    ++latency_.buckets[b];
+    latency_.sum_seconds += seconds;
+    ++latency_.count;
     if (slow) {
       ++s.slow;
       ++slow_total_;
@@ -62,6 +68,11 @@ std::uint64_t QueryMonitor::total_failures() const {
   std::lock_guard lock(mu_);
   return failures_;
 }
+QueryLatency QueryMonitor::latency() const {
+  std::lock_guard lock(mu_);
+  return latency_;
+}
+
 std::uint64_t QueryMonitor::total_slow() const {
   std::lock_guard lock(mu_);
   return slow_total_;

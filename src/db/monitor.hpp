@@ -3,6 +3,7 @@
 /// shape) count, failures, total/mean/max time; slow queries logged with their SQL text and
 /// never their parameter values.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -31,6 +32,16 @@ struct SlowQuery {
   SystemTime at{};
 };
 
+/// Seconds: 0.5 ms to 2.5 s.
+inline constexpr std::array<double, 12> kQueryBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1,    2.5};
+
+struct QueryLatency {
+  std::array<std::uint64_t, kQueryBuckets.size() + 1> buckets{};  ///< per bucket, +Inf last
+  double sum_seconds = 0;
+  std::uint64_t count = 0;
+};
+
 class QueryMonitor {
  public:
   QueryMonitor(const Clock& clock, std::chrono::milliseconds slow_threshold);
@@ -44,6 +55,8 @@ class QueryMonitor {
   std::uint64_t total_queries() const;
   std::uint64_t total_failures() const;
   std::uint64_t total_slow() const;
+  /// Every query's duration, as a histogram (for the Prometheus metrics).
+  QueryLatency latency() const;
   std::chrono::milliseconds slow_threshold() const { return slow_threshold_; }
 
   static constexpr std::size_t kRecentSlow = 50;
@@ -57,6 +70,7 @@ class QueryMonitor {
   std::unordered_map<std::string, StatementStats> stats_;
   std::deque<SlowQuery> slow_;
   std::uint64_t total_ = 0, failures_ = 0, slow_total_ = 0;
+  QueryLatency latency_;
 };
 
 }  // namespace evald::db

@@ -57,6 +57,8 @@ struct RouteSpec {
   bool is_public = false;
   std::vector<Role> roles;
   RateCategory rate_category = RateCategory::kApi;
+  /// Also answers `Authorization: Bearer $METRICS_TOKEN` (Prometheus), whatever `roles` says.
+  bool metrics_token = false;
   /// Kept out of the OpenAPI document (test-only routes).
   bool hidden = false;
   Handler handler;

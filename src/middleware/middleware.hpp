@@ -14,6 +14,9 @@
 namespace evald::auth {
 class AuthService;
 }
+namespace evald::metrics {
+class HttpMetrics;
+}
 namespace evald::ratelimit {
 class Limiter;
 }
@@ -23,8 +26,9 @@ namespace evald::middleware {
 /// Accepts a sane X-Request-ID or makes one; echoes it; renders error bodies with it.
 std::unique_ptr<http::Middleware> make_request_id(const Clock& clock, bool development);
 
-/// One access-log line per request: method, path, route, status, error code, time, client.
-std::unique_ptr<http::Middleware> make_access_log();
+/// One access-log line per request (method, path, route, status, error code, time, client),
+/// and the request metrics (counts, latency, in flight, errors by code).
+std::unique_ptr<http::Middleware> make_access_log(metrics::HttpMetrics& metrics);
 
 /// Turns an escaped exception into 500 INTERNAL_SERVER_ERROR, logged with the request id.
 std::unique_ptr<http::Middleware> make_error_barrier();
@@ -38,8 +42,10 @@ std::unique_ptr<http::Middleware> make_rate_limit(ratelimit::Limiter& limiter,
                                                   const Settings& settings, auth::AuthService& auth,
                                                   net::WorkerPool& workers);
 
-/// Bearer access tokens and server-side sessions; the route's roles (401 / 403).
+/// Bearer access tokens and server-side sessions; the route's roles (401 / 403). Routes marked
+/// `metrics_token` also accept `Bearer <metrics_token>` when it is set.
 std::unique_ptr<http::Middleware> make_authenticate(auth::AuthService& auth,
-                                                    net::WorkerPool& workers);
+                                                    net::WorkerPool& workers,
+                                                    std::string metrics_token);
 
 }  // namespace evald::middleware

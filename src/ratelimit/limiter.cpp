@@ -185,7 +185,9 @@ boost::asio::awaitable<std::optional<std::size_t>> Limiter::clear(std::string sc
   }
   for (const auto& k : keys) cleared += local_.clear(k) ? 1 : 0;
   for (const auto& p : prefixes) cleared += local_.clear_prefix(p);
-  if (redis_ && redis_->available()) {
+  if (redis_) {
+    // Redis down: the shared buckets would come back with it uncleared; say so.
+    if (!redis_->available()) co_return std::nullopt;
     auto shared = co_await redis_->clear(keys, prefixes);
     if (!shared) co_return std::nullopt;
     cleared += *shared;

@@ -99,7 +99,7 @@ class Limiter {
 
   /// Clears the buckets and penalties of one identifier in one scope ("per_ip", "per_user",
   /// "per_endpoint" or "global"), in-process and in Redis when configured; how many keys went,
-  /// or nullopt when Redis is configured, answering, and the clear failed there.
+  /// or nullopt when Redis is configured and the clear did not reach it (down or failed).
   boost::asio::awaitable<std::optional<std::size_t>> clear(std::string scope,
                                                            std::string identifier);
 

@@ -129,10 +129,11 @@ std::int64_t steady_ms() {
       .count();
 }
 
+// The shortest text that reads back as exactly `v` (Lua's tonumber parses it).
 std::string num(double v) {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, end);
 }
 
 template <class Rep, class Period>
@@ -256,6 +257,7 @@ struct RedisStore::Connection {
   bool want_read = false, want_write = false, read_armed = false, write_armed = false;
   std::uint64_t epoch = 0;       // bumped when the context goes; stale waits ignore themselves
   std::uint64_t generation = 0;  // the store's generation this connection was made in
+  std::string failure;           // why the last call() gave no reply
 
   bool connect() {
     const auto& e = store.options_.endpoint;
@@ -352,7 +354,10 @@ struct RedisStore::Connection {
   asio::awaitable<std::optional<Reply>> call(const std::vector<std::string>& args,
                                              milliseconds timeout) {
     if (ac && generation != store.generation_.load()) close();  // made before the last trip
-    if (!ac && !connect()) co_return std::nullopt;
+    if (!ac && !connect()) {
+      failure = "cannot connect";
+      co_return std::nullopt;
+    }
     auto pending = std::make_shared<Pending>(ex);
     auto* holder = new std::shared_ptr<Pending>(pending);
     std::vector<const char*> argv;
@@ -361,6 +366,7 @@ struct RedisStore::Connection {
     if (redisAsyncCommandArgv(ac, &Connection::on_reply, holder, static_cast<int>(argv.size()),
                               argv.data(), lens.data()) != REDIS_OK) {
       delete holder;
+      failure = "cannot send";
       co_return std::nullopt;
     }
     pending->timer.expires_after(timeout);
@@ -368,9 +374,11 @@ struct RedisStore::Connection {
     co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (!pending->done) {
       // Too slow: give up on this connection (its late answers would be out of step).
+      failure = "no answer within " + std::to_string(timeout.count()) + " ms";
       close();
       co_return std::nullopt;
     }
+    if (!pending->reply) failure = "connection lost";
     co_return std::move(pending->reply);
   }
 };
@@ -431,7 +439,7 @@ asio::awaitable<std::optional<Decision>> RedisStore::decide(const std::vector<Ch
     reply = co_await conn.call(args, options_.timeout);
   }
   if (!reply) {
-    trip(conn.ac ? "no answer within " + ms(options_.timeout) + " ms" : "connection failed");
+    trip(conn.failure);
     co_return std::nullopt;
   }
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements.size() != 2 + 7 * checks.size()) {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "http/dispatcher.hpp"
+#include "metrics/http_metrics.hpp"
 #include "middleware/middleware.hpp"
 
 namespace evald {
@@ -25,13 +26,14 @@ using http::Response;
 // Builds a dispatcher over the real middleware chain and one route table.
 struct Fixture {
   ManualClock clock;
+  metrics::HttpMetrics metrics;
   std::shared_ptr<http::Dispatcher> dispatcher;
   std::vector<std::string>* order;
 
   explicit Fixture(std::vector<http::RouteSpec> routes, bool development = false) {
     std::vector<std::unique_ptr<http::Middleware>> chain;
     chain.push_back(middleware::make_request_id(clock, development));
-    chain.push_back(middleware::make_access_log());
+    chain.push_back(middleware::make_access_log(metrics));
     chain.push_back(middleware::make_cors({"http://a.example"}));
     chain.push_back(middleware::make_error_barrier());
     auto pipeline = std::make_shared<const http::Pipeline>(std::move(chain),
