@@ -29,6 +29,9 @@ std::vector<http::RouteSpec> security_event_routes(AppContext& app);
 /// GET /metrics/rate-limiting and DELETE /admin/rate-limits/{type}/{identifier}.
 std::vector<http::RouteSpec> ratelimit_routes(AppContext& app);
 
+/// GET /admin/error-logs and /admin/error-stats.
+std::vector<http::RouteSpec> error_log_routes(AppContext& app);
+
 /// GET /health/metrics (Prometheus).
 std::vector<http::RouteSpec> metrics_routes(AppContext& app);
 

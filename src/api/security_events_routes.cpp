@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "api/listing.hpp"
 #include "api/routes.hpp"
 #include "auth/jwt.hpp"
 #include "auth/service.hpp"
@@ -15,9 +16,6 @@ namespace {
 
 namespace json = boost::json;
 namespace asio = boost::asio;
-
-constexpr int kDefaultLimit = 50;
-constexpr int kMaxLimit = 200;
 
 bool is_event_type(std::string_view s) {
   return !s.empty() && s.size() <= 64 &&
@@ -49,12 +47,7 @@ std::vector<http::RouteSpec> security_event_routes(AppContext& app) {
   }
   r.handler = [&](http::Request& req,
                   http::RequestContext& ctx) -> asio::awaitable<http::Response> {
-    std::string where = " WHERE 1 = 1";
-    db::Params params;
-    auto add = [&](const std::string& clause, db::Value v) {
-      params.push_back(std::move(v));
-      where += " AND " + clause + " $" + std::to_string(params.size());
-    };
+    Where where;
     std::vector<FieldError> problems;
     const bool admin = ctx.principal->role == "admin";
     const auto user = http::query_param(req.query, "user_id");
@@ -63,62 +56,31 @@ std::vector<http::RouteSpec> security_event_routes(AppContext& app) {
           ApiError::forbidden("Only an admin may read another user's events"));
     }
     if (!admin) {
-      add("user_id =", ctx.principal->user_id);
+      where.add("user_id =", ctx.principal->user_id);
     } else if (user && !user->empty()) {
-      add("user_id =", *user);
+      where.add("user_id =", *user);
     }
     if (auto t = http::query_param(req.query, "event_type")) {
       if (!is_event_type(*t)) {
         problems.push_back(
             {"event_type", "Unknown event type format", "value_error.event_type", *t});
       } else {
-        add("event_type =", *t);
+        where.add("event_type =", *t);
       }
     }
-    for (const auto& [name, op] :
-         {std::pair{"since", "created_at >="}, {"until", "created_at <"}}) {
-      if (auto v = http::query_param(req.query, name)) {
-        if (auto normalized = normalize_iso8601(*v)) {
-          add(op, *normalized);
-        } else {
-          problems.push_back({name, "Must be an ISO 8601 UTC time like 2026-01-15T10:30:00Z",
-                              "value_error.datetime", *v});
-        }
-      }
-    }
-    int limit = kDefaultLimit;
-    if (auto l = http::query_param(req.query, "limit")) {
-      auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
-      if (ec != std::errc{} || p != l->data() + l->size() || limit < 1 || limit > kMaxLimit) {
-        problems.push_back(
-            {"limit", "Must be a whole number from 1 to 200", "value_error.limit", *l});
-        limit = kDefaultLimit;
-      }
-    }
-    if (auto c = http::query_param(req.query, "cursor")) {
-      std::string decoded;
-      const auto bar = auth::base64url_decode(*c, decoded) ? decoded.find('|') : std::string::npos;
-      if (bar == std::string::npos) {
-        problems.push_back({"cursor", "Invalid cursor", "value_error.cursor", std::nullopt});
-      } else {
-        params.push_back(decoded.substr(0, bar));
-        params.push_back(decoded.substr(bar + 1));
-        where += " AND (created_at < $" + std::to_string(params.size() - 1) +
-                 " OR (created_at = $" + std::to_string(params.size() - 1) + " AND id < $" +
-                 std::to_string(params.size()) + "))";
-      }
-    }
+    read_time_range(req, where, problems);
+    const Page page = read_page(req, where, problems);
     if (!problems.empty()) {
       co_return http::Response::from_error(ApiError::validation("Invalid query", problems));
     }
     const std::string sql =
         "SELECT id, event_type, user_id, login_id, ip_address, user_agent, request_id, details, "
         "created_at FROM security_events" +
-        where + " ORDER BY created_at DESC, id DESC LIMIT " + std::to_string(limit + 1);
-    auto rows = co_await workers.run([&] { return auth.db().query(sql, params); });
+        where.sql() + newest_first(page);
+    auto rows = co_await workers.run([&] { return auth.db().query(sql, where.params()); });
     if (!rows) co_return http::Response::from_error(std::move(rows).error());
     json::array items;
-    const std::size_t n = std::min<std::size_t>(rows->size(), static_cast<std::size_t>(limit));
+    const std::size_t n = std::min<std::size_t>(rows->size(), static_cast<std::size_t>(page.limit));
     for (std::size_t i = 0; i < n; ++i) {
       json::object o;
       for (const auto* col : {"id", "event_type", "user_id", "login_id", "ip_address", "user_agent",
@@ -129,10 +91,7 @@ std::vector<http::RouteSpec> security_event_routes(AppContext& app) {
     }
     json::object body;
     body["items"] = std::move(items);
-    body["next_cursor"] = rows->size() > n
-                              ? json::value(auth::base64url_encode(rows->text(n - 1, "created_at") +
-                                                                   "|" + rows->text(n - 1, "id")))
-                              : json::value();
+    body["next_cursor"] = next_cursor(*rows, page);
     co_return http::Response::json(200, json::serialize(body));
   };
   return {std::move(r)};

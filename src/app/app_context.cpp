@@ -40,6 +40,10 @@ AppContext::AppContext(Settings s)
     limits.redis = redis;
   }
   limiter = std::make_unique<ratelimit::Limiter>(ratelimit::default_rules(), clock, limits);
+  monitoring::ErrorLogOptions errors;
+  errors.retention_days = settings.monitoring.error_log_retention_days;
+  errors.flush_interval = std::chrono::milliseconds(settings.monitoring.error_log_flush_ms);
+  error_log = std::make_unique<monitoring::ErrorLogWriter>(*db, clock, errors);
   register_collectors(*this);
   if (!settings.mail.smtp_server.empty()) {
     mailer = mail::make_smtp_mailer(settings.mail);

@@ -12,6 +12,7 @@
 #include "db/database.hpp"
 #include "mail/mail.hpp"
 #include "metrics/registry.hpp"
+#include "monitoring/error_log.hpp"
 #include "net/server.hpp"
 #include "net/worker_pool.hpp"
 #include "ratelimit/limiter.hpp"
@@ -44,6 +45,7 @@ struct AppContext {
   std::unique_ptr<db::Database> db;
   std::unique_ptr<auth::AuthService> auth;
   std::unique_ptr<ratelimit::Limiter> limiter;
+  std::unique_ptr<monitoring::ErrorLogWriter> error_log;
   /// Present when SMTP_SERVER is set; otherwise mail waits in the outbox.
   std::unique_ptr<mail::Mailer> mailer;
   std::unique_ptr<mail::OutboxSender> outbox;

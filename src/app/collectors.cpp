@@ -140,6 +140,15 @@ void register_collectors(AppContext& app) {
   m.add_collector([&app](std::vector<MetricFamily>& out) { collect_database(app, out); });
   m.add_collector([&app](std::vector<MetricFamily>& out) { collect_rate_limits(app, out); });
   m.add_collector([&app](std::vector<MetricFamily>& out) { collect_auth(app, out); });
+  m.add_collector([&app](std::vector<MetricFamily>& out) {
+    auto f = family("evald_error_log_entries_total",
+                    "Error log entries by fate: written, dropped (queue full), failed (database)",
+                    MetricType::Counter);
+    sample(f, static_cast<double>(app.error_log->written()), {{"fate", "written"}});
+    sample(f, static_cast<double>(app.error_log->dropped()), {{"fate", "dropped"}});
+    sample(f, static_cast<double>(app.error_log->failed()), {{"fate", "failed"}});
+    out.push_back(std::move(f));
+  });
 }
 
 }  // namespace evald

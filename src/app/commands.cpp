@@ -127,6 +127,7 @@ int serve(const Settings& settings) {
     server.bind();
     server.on_reload([&app] { reload_rules(app); });
     if (app.settings.ratelimit.enabled) app.limiter->start();
+    app.error_log->start();
     if (app.backups) app.backups->start();
     if (app.outbox) {
       app.outbox->start();
@@ -136,6 +137,7 @@ int serve(const Settings& settings) {
     }
     server.run();
     app.limiter->stop();  // before the I/O threads' io_contexts go
+    app.error_log->stop();
     if (app.outbox) app.outbox->stop();
     if (app.backups) app.backups->stop();
     app.workers->stop();

@@ -166,7 +166,8 @@ Result<LoginResult> AuthService::login(const std::string& login_id, const std::s
 
   if (status->is_locked) {
     // Attributed to the account when there is one, so that its owner sees the attempts.
-    db_.write([&](db::Tx& tx) {
+    // (Best effort: the answer is "locked" whether or not the event could be written.)
+    (void)db_.write([&](db::Tx& tx) {
       return record_event(tx,
                           SecurityEvent{"authn_login_fail", user ? user->id : "", login_id,
                                         client.ip, client.user_agent, client.request_id, "locked"},

@@ -354,6 +354,12 @@ const std::vector<Def>& defs() {
                    600'000));
     add("RATE_LIMIT_BYPASS_TOKEN", "", "outside production, requests carrying it skip limiting",
         string_field([](Settings& s) -> std::string& { return s.ratelimit.bypass_token; }), true);
+    add("ERROR_LOG_RETENTION_DAYS", "30", "days error log rows are kept",
+        uint_field([](Settings& s) -> unsigned& { return s.monitoring.error_log_retention_days; },
+                   1, 3650));
+    add("ERROR_LOG_FLUSH_MS", "1000", "how often queued error log entries are written",
+        uint_field([](Settings& s) -> unsigned& { return s.monitoring.error_log_flush_ms; }, 10,
+                   60'000));
     add("METRICS_TOKEN", "", "bearer token that may read /health/metrics",
         string_field([](Settings& s) -> std::string& { return s.monitoring.metrics_token; }), true);
     add("ADMIN_ALLOWED_CIDRS", "", "when set, admin and monitoring endpoints answer only these",

@@ -92,6 +92,8 @@ struct RateLimitSettings {
 
 struct MonitoringSettings {
   std::string metrics_token;
+  unsigned error_log_retention_days = 30;
+  unsigned error_log_flush_ms = 1'000;
   std::vector<std::string> admin_allowed_cidrs;
 };
 

@@ -1,16 +1,19 @@
 #include <chrono>
 
+#include "core/time_format.hpp"
 #include "http/route.hpp"
 #include "log/log.hpp"
 #include "metrics/http_metrics.hpp"
 #include "middleware/middleware.hpp"
+#include "monitoring/error_log.hpp"
 
 namespace evald::middleware {
 namespace {
 
 class AccessLog final : public http::Middleware {
  public:
-  explicit AccessLog(metrics::HttpMetrics& metrics) : metrics_(metrics) {}
+  AccessLog(metrics::HttpMetrics& metrics, monitoring::ErrorLogWriter* errors, const Clock& clock)
+      : metrics_(metrics), errors_(errors), clock_(clock) {}
   std::string_view name() const override { return "access_log"; }
 
   boost::asio::awaitable<http::Response> handle(http::Request& req, http::RequestContext& ctx,
@@ -24,6 +27,22 @@ class AccessLog final : public http::Middleware {
     metrics_.observe(req.method, ctx.route ? &ctx.route->path : nullptr, res.status,
                      static_cast<double>(micros) / 1e6,
                      res.error ? std::optional(res.error->code) : std::nullopt);
+    if (errors_ && res.error && monitoring::logged_status(res.status)) {
+      const auto& info = error_info(res.error->code);
+      monitoring::ErrorEntry e;
+      e.error_code = info.code;
+      e.category = info.category;
+      e.severity = info.severity;
+      e.status = res.status;
+      e.request_id = ctx.request_id;
+      if (ctx.principal) e.user_id = ctx.principal->user_id;
+      e.method = req.method.substr(0, 16);
+      e.route = ctx.route ? ctx.route->path : "unmatched";
+      e.client_ip = ctx.client_ip;
+      e.user_agent = req.headers.get("User-Agent").value_or("").substr(0, 256);
+      e.created_at = format_iso8601(clock_.now(), true);
+      errors_->record(std::move(e));
+    }
     if (log::access_enabled()) {
       // The query string is left out: it may carry tokens.
       log::Line line("request");
@@ -42,12 +61,16 @@ class AccessLog final : public http::Middleware {
 
  private:
   metrics::HttpMetrics& metrics_;
+  monitoring::ErrorLogWriter* errors_;
+  const Clock& clock_;
 };
 
 }  // namespace
 
-std::unique_ptr<http::Middleware> make_access_log(metrics::HttpMetrics& metrics) {
-  return std::make_unique<AccessLog>(metrics);
+std::unique_ptr<http::Middleware> make_access_log(metrics::HttpMetrics& metrics,
+                                                  monitoring::ErrorLogWriter* errors,
+                                                  const Clock& clock) {
+  return std::make_unique<AccessLog>(metrics, errors, clock);
 }
 
 }  // namespace evald::middleware

@@ -17,6 +17,9 @@ class AuthService;
 namespace evald::metrics {
 class HttpMetrics;
 }
+namespace evald::monitoring {
+class ErrorLogWriter;
+}
 namespace evald::ratelimit {
 class Limiter;
 }
@@ -27,8 +30,11 @@ namespace evald::middleware {
 std::unique_ptr<http::Middleware> make_request_id(const Clock& clock, bool development);
 
 /// One access-log line per request (method, path, route, status, error code, time, client),
-/// and the request metrics (counts, latency, in flight, errors by code).
-std::unique_ptr<http::Middleware> make_access_log(metrics::HttpMetrics& metrics);
+/// the request metrics (counts, latency, in flight, errors by code), and the error log entry
+/// of a 5xx, 401, 403, 423 or 429 (when `errors` is given).
+std::unique_ptr<http::Middleware> make_access_log(metrics::HttpMetrics& metrics,
+                                                  monitoring::ErrorLogWriter* errors,
+                                                  const Clock& clock);
 
 /// Turns an escaped exception into 500 INTERNAL_SERVER_ERROR, logged with the request id.
 std::unique_ptr<http::Middleware> make_error_barrier();

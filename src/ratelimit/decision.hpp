@@ -40,8 +40,8 @@ struct Decision {
   std::vector<int> shadow_refusals;
   /// Which store decided.
   StoreMode store = StoreMode::kLocal;
-  /// Keeps the rules that `outcomes` point into alive across a reload.
-  std::shared_ptr<const RuleSet> rules;
+  /// The rules `outcomes` point into (the Limiter keeps every set it has used alive).
+  const RuleSet* rules = nullptr;
 };
 
 /// Fills `violated`, `shadow_refusals`, `allowed` and `tightest` from the outcomes' verdicts.

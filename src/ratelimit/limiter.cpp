@@ -41,11 +41,15 @@ std::vector<Check> checks_for(const RuleSet& rules, const RequestInfo& req) {
 }
 
 Limiter::Limiter(RuleSet rules, const Clock& clock, LimiterOptions options)
-    : rules_(std::make_shared<const RuleSet>(std::move(rules))),
-      clock_(clock),
-      options_(std::move(options)),
-      local_(options_.max_keys) {
+    : clock_(clock), options_(std::move(options)), local_(options_.max_keys) {
   if (options_.redis) redis_ = std::make_unique<RedisStore>(*options_.redis);
+  all_rules_.push_back(std::make_shared<const RuleSet>(std::move(rules)));
+  rules_.store(all_rules_.back().get());
+}
+
+std::shared_ptr<const RuleSet> Limiter::rules() const {
+  std::lock_guard lock(mu_);
+  return all_rules_.back();
 }
 
 Limiter::~Limiter() { stop(); }
@@ -70,17 +74,17 @@ StoreMode Limiter::mode() const {
 }
 
 Decision Limiter::check_local(const RequestInfo& request) {
-  auto rules = rules_.load();
+  const RuleSet* rules = rules_.load(std::memory_order_acquire);
   Decision d = local_.decide(checks_for(*rules, request), now_ms());
   d.store = redis_ ? StoreMode::kFallback : StoreMode::kLocal;
-  d.rules = std::move(rules);
+  d.rules = rules;
   record(d, request);
   return d;
 }
 
 boost::asio::awaitable<Decision> Limiter::check(const RequestInfo& request) {
   if (!redis_active()) co_return check_local(request);
-  auto rules = rules_.load();
+  const RuleSet* rules = rules_.load(std::memory_order_acquire);
   const auto checks = checks_for(*rules, request);
   auto shared = co_await redis_->decide(checks);
   Decision d;
@@ -90,19 +94,20 @@ boost::asio::awaitable<Decision> Limiter::check(const RequestInfo& request) {
     d = local_.decide(checks, now_ms());
     d.store = StoreMode::kFallback;
   }
-  d.rules = std::move(rules);
+  d.rules = rules;
   record(d, request);
   co_return d;
 }
 
 void Limiter::record(const Decision& d, const RequestInfo& request) {
   constexpr auto relaxed = std::memory_order_relaxed;
-  total_.fetch_add(1, relaxed);
-  (d.allowed ? allowed_ : refused_).fetch_add(1, relaxed);
-  (d.store == StoreMode::kRedis ? redis_decisions_ : local_decisions_).fetch_add(1, relaxed);
+  auto& totals = totals_[stripe()];
+  totals.total.fetch_add(1, relaxed);
+  (d.allowed ? totals.allowed : totals.refused).fetch_add(1, relaxed);
+  (d.store == StoreMode::kRedis ? totals.redis : totals.local).fetch_add(1, relaxed);
   for (std::size_t i = 0; i < d.outcomes.size(); ++i) {
     const auto& o = d.outcomes[i];
-    auto& counters = d.rules->counters(o.rule);
+    auto& counters = d.rules->counters(o.rule).mine();
     if (o.rule->shadow) {
       if (o.verdict.allowed) {
         counters.allowed.fetch_add(1, relaxed);
@@ -120,17 +125,21 @@ void Limiter::record(const Decision& d, const RequestInfo& request) {
     }
     if (d.allowed) {
       counters.allowed.fetch_add(1, relaxed);
-    } else if (static_cast<int>(i) == d.violated) {
-      counters.refused.fetch_add(1, relaxed);
-      if (o.penalized) counters.penalties.fetch_add(1, relaxed);
+      continue;
+    }
+    if (!o.verdict.allowed) counters.refused.fetch_add(1, relaxed);
+    if (!o.penalized && static_cast<int>(i) != d.violated) continue;
+    std::lock_guard lock(mu_);
+    if (o.penalized) {
+      // Every rule that boxed its key counts, not only the first that refused.
+      counters.penalties.fetch_add(1, relaxed);
+      if (boxed_until_.size() >= 100'000) boxed_until_.clear();
+      boxed_until_[o.key] = now_ms() + o.blocked_ms;
+    }
+    if (static_cast<int>(i) == d.violated) {
       const auto wall =
           std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
               .count();
-      std::lock_guard lock(mu_);
-      if (o.penalized) {
-        if (boxed_until_.size() >= 100'000) boxed_until_.clear();
-        boxed_until_[o.key] = now_ms() + o.blocked_ms;
-      }
       recent_.push_front(
           Refusal{wall, o.key, o.rule->name, request.client_ip, request.route, o.blocked});
       if (recent_.size() > kRecentRefusals) recent_.pop_back();
@@ -157,7 +166,7 @@ bool Limiter::should_report(const std::string& key) {
 
 boost::asio::awaitable<std::optional<std::size_t>> Limiter::clear(std::string scope,
                                                                   std::string identifier) {
-  auto rules = rules_.load();
+  const RuleSet* rules = rules_.load(std::memory_order_acquire);
   std::vector<std::string> keys;
   std::vector<std::string> prefixes;
   for (const auto& r : rules->rules()) {
@@ -196,23 +205,26 @@ boost::asio::awaitable<std::optional<std::size_t>> Limiter::clear(std::string sc
 }
 
 void Limiter::reload(RuleSet rules) {
-  rules.share_counters_with(*rules_.load());
-  rules_.store(std::make_shared<const RuleSet>(std::move(rules)));
+  std::lock_guard lock(mu_);
+  rules.share_counters_with(*all_rules_.back());
+  all_rules_.push_back(std::make_shared<const RuleSet>(std::move(rules)));
+  rules_.store(all_rules_.back().get(), std::memory_order_release);
 }
 
 LimiterStats Limiter::stats() const {
   LimiterStats s;
   const auto now = now_ms();
-  s.total = total_.load();
-  s.allowed = allowed_.load();
-  s.refused = refused_.load();
-  s.redis_decisions = redis_decisions_.load();
-  s.local_decisions = local_decisions_.load();
-  const auto rules = rules_.load();
+  for (const auto& t : totals_) {
+    s.total += t.total.load();
+    s.allowed += t.allowed.load();
+    s.refused += t.refused.load();
+    s.redis_decisions += t.redis.load();
+    s.local_decisions += t.local.load();
+  }
+  const RuleSet* rules = rules_.load(std::memory_order_acquire);
   for (const auto& r : rules->rules()) {
-    const auto& c = rules->counters(&r);
-    s.rules[r.name] =
-        RuleStats{c.allowed.load(), c.refused.load(), c.shadow_refused.load(), c.penalties.load()};
+    const auto c = rules->counters(&r).sum();
+    s.rules[r.name] = RuleStats{c[0], c[1], c[2], c[3]};
   }
   {
     std::lock_guard lock(mu_);

@@ -3,6 +3,7 @@
 /// active store (Redis when configured and answering, in-process otherwise), the statistics,
 /// the admin clear, and rule reloads that never drop a request.
 
+#include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
@@ -105,7 +106,7 @@ class Limiter {
 
   /// Replaces the rules; requests in flight finish with the rules they started with.
   void reload(RuleSet rules);
-  std::shared_ptr<const RuleSet> rules() const { return rules_.load(); }
+  std::shared_ptr<const RuleSet> rules() const;
   StoreMode mode() const;
   LimiterStats stats() const;
 
@@ -115,15 +116,21 @@ class Limiter {
   std::int64_t now_ms() const;
   void record(const Decision& d, const RequestInfo& request);
 
-  std::atomic<std::shared_ptr<const RuleSet>> rules_;
+  // The rules in force. Every set ever loaded stays alive (reloads are rare and sets are
+  // small), so a request holds a plain pointer and never touches a shared reference count.
+  std::atomic<const RuleSet*> rules_;
+  std::vector<std::shared_ptr<const RuleSet>> all_rules_;  // under mu_
   const Clock& clock_;
   LimiterOptions options_;
   LocalStore local_;
   std::unique_ptr<RedisStore> redis_;
   std::atomic<std::uint64_t> bypassed_{0};
 
-  std::atomic<std::uint64_t> total_{0}, allowed_{0}, refused_{0}, redis_decisions_{0},
-      local_decisions_{0};
+  // Totals striped over cache lines, so I/O threads do not fight over one counter.
+  struct alignas(64) Totals {
+    std::atomic<std::uint64_t> total{0}, allowed{0}, refused{0}, redis{0}, local{0};
+  };
+  std::array<Totals, kStripes> totals_;
   mutable std::mutex mu_;  // recent_, reported_, boxed_until_, events_bucket_
   std::deque<Refusal> recent_;
   std::unordered_map<std::string, std::int64_t> reported_;

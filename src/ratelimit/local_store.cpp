@@ -34,7 +34,7 @@ Decision LocalStore::decide(const std::vector<Check>& checks, std::int64_t now_m
   Small<std::size_t> locked = order;
   std::sort(locked.begin(), locked.end());
   locked.erase(std::unique(locked.begin(), locked.end()), locked.end());
-  Small<std::unique_lock<std::mutex>> locks;
+  Small<std::unique_lock<SpinLock>> locks;
   for (auto i : locked) locks.emplace_back(shards_[i].mu);  // a fixed order: no deadlock
 
   Decision d;

@@ -20,6 +20,23 @@ Rule make(std::string name, Scope scope, double limit, seconds window,
 
 }  // namespace
 
+std::size_t stripe() {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
+  return mine;
+}
+
+std::array<std::uint64_t, 4> RuleCounters::sum() const {
+  std::array<std::uint64_t, 4> out{};
+  for (const auto& s : stripes) {
+    out[0] += s.allowed.load(std::memory_order_relaxed);
+    out[1] += s.refused.load(std::memory_order_relaxed);
+    out[2] += s.shadow_refused.load(std::memory_order_relaxed);
+    out[3] += s.penalties.load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
 RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     counters_.push_back(std::make_shared<RuleCounters>());

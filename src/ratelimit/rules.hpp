@@ -2,6 +2,7 @@
 /// The rule set: which rules apply to a request, by the route's category, the caller's role,
 /// and the scope. The defaults are the original design's numbers.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -14,12 +15,23 @@
 
 namespace evald::ratelimit {
 
-/// Decisions per rule, counted without a lock on the request path.
+/// Stripes of counters: each thread counts in its own cache line.
+inline constexpr std::size_t kStripes = 8;
+/// This thread's stripe.
+std::size_t stripe();
+
+/// Decisions per rule, counted without a lock (or a shared cache line) on the request path.
 struct RuleCounters {
-  std::atomic<std::uint64_t> allowed{0};
-  std::atomic<std::uint64_t> refused{0};
-  std::atomic<std::uint64_t> shadow_refused{0};
-  std::atomic<std::uint64_t> penalties{0};
+  struct alignas(64) Stripe {
+    std::atomic<std::uint64_t> allowed{0};
+    std::atomic<std::uint64_t> refused{0};
+    std::atomic<std::uint64_t> shadow_refused{0};
+    std::atomic<std::uint64_t> penalties{0};
+  };
+  std::array<Stripe, kStripes> stripes;
+  Stripe& mine() { return stripes[stripe()]; }
+  /// Sums of the stripes: allowed, refused, shadow_refused, penalties.
+  std::array<std::uint64_t, 4> sum() const;
 };
 
 class RuleSet {

@@ -17,6 +17,10 @@ const std::set<std::string, std::less<>> kFields{
     "scope",          "match",       "limit", "window", "burst", "penalty", "penalty_threshold",
     "penalty_window", "max_penalty", "shadow"};
 
+// Bounds that keep every duration and count far from overflow: a year, and 10^12 tokens.
+constexpr double kYearSeconds = 365.0 * 24 * 3600;
+constexpr double kMaxNumber = 1e12;
+
 class Reader {
  public:
   explicit Reader(std::vector<std::string>& errors) : errors_(errors) {}
@@ -29,9 +33,10 @@ class Reader {
     errors_.push_back(line + where + ": " + message);
   }
 
-  // A number of at least `min` (exclusive when `above`); nullopt (and an error) otherwise.
+  // A number of at least `min` (exclusive when `above`) and at most `max`; nullopt (and an
+  // error) otherwise.
   std::optional<double> number(const YAML::Node& n, const std::string& where, double min,
-                               bool above) {
+                               bool above, double max = kMaxNumber) {
     double v = 0;
     if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !std::isfinite(v)) {
       error(n, where, "must be a number");
@@ -40,6 +45,12 @@ class Reader {
     if (above ? v <= min : v < min) {
       std::ostringstream m;
       m << "must be " << (above ? "above " : "at least ") << min;
+      error(n, where, m.str());
+      return std::nullopt;
+    }
+    if (v > max) {
+      std::ostringstream m;
+      m << "must be at most " << max;
       error(n, where, m.str());
       return std::nullopt;
     }
@@ -93,7 +104,7 @@ class Reader {
       }
     }
     auto seconds_ms = [&](const char* field, double min_s) -> std::optional<std::int64_t> {
-      auto v = number(n[field], where + "." + field, min_s, false);
+      auto v = number(n[field], where + "." + field, min_s, false, kYearSeconds);
       if (!v) return std::nullopt;
       return static_cast<std::int64_t>(std::llround(*v * 1000));
     };
@@ -104,11 +115,17 @@ class Reader {
       if (auto w = seconds_ms("window", 0.001)) r.window = std::chrono::milliseconds(*w);
     }
     r.burst = r.limit;
-    if (n["burst"]) r.burst = number(n["burst"], where + ".burst", 1, false).value_or(1);
+    if (n["burst"]) {
+      r.burst = number(n["burst"], where + ".burst", 1, false).value_or(1);
+    } else if (r.limit < 1) {
+      // Below one token no request could ever pass.
+      error(n["limit"], where + ".burst",
+            "defaults to the limit, which is below 1; set a burst of at least 1");
+    }
     r.penalty_window = std::chrono::duration_cast<std::chrono::seconds>(r.window);
     if (r.penalty_window.count() == 0) r.penalty_window = std::chrono::seconds(1);
     auto whole_seconds = [&](const char* field, double min) -> std::optional<std::int64_t> {
-      auto v = number(n[field], where + "." + field, min, false);
+      auto v = number(n[field], where + "." + field, min, false, kYearSeconds);
       if (!v) return std::nullopt;
       if (*v != std::floor(*v)) {
         error(n[field], where + "." + field, "must be a whole number of seconds");

@@ -33,7 +33,7 @@ struct Fixture {
   explicit Fixture(std::vector<http::RouteSpec> routes, bool development = false) {
     std::vector<std::unique_ptr<http::Middleware>> chain;
     chain.push_back(middleware::make_request_id(clock, development));
-    chain.push_back(middleware::make_access_log(metrics));
+    chain.push_back(middleware::make_access_log(metrics, nullptr, clock));
     chain.push_back(middleware::make_cors({"http://a.example"}));
     chain.push_back(middleware::make_error_barrier());
     auto pipeline = std::make_shared<const http::Pipeline>(std::move(chain),
