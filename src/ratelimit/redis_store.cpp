@@ -25,35 +25,42 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// KEYS: one bucket per check. ARGV: eight values per check: refill per ms, burst, cost,
-// penalty ms, penalty threshold, penalty window ms, penalty cap ms, shadow (1/0).
-// Hash fields: d tokens used (absent: none; see Bucket), u updated ms, ws/rc penalty window start
-// and refusals, of offences, bu blocked until. Returns allowed, now, then seven integers per check:
-// allowed, remaining x 1000, retry ms, reset ms, blocked, blocked ms, newly blocked. Same
-// arithmetic as bucket.cpp.
+// KEYS: the n buckets of the checks, then their n penalty boxes. ARGV: eight values per
+// check: refill per ms, burst, cost, penalty ms, penalty threshold, penalty window ms, penalty
+// cap ms, shadow (1/0). A bucket is the string "<tokens used>:<updated ms>" (see Bucket) that
+// expires when it would be full again; a box is "<window start>:<refusals>:<offences>:<blocked
+// until>", written only for rules with a penalty. Reads are two MGETs and an allowed request
+// writes one SET per bucket, so Redis does little per request. Returns allowed, now, then seven
+// integers per check: allowed, remaining x 1000, retry ms, reset ms, blocked, blocked ms, newly
+// blocked. Same arithmetic as bucket.cpp.
 const std::string kScript = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = #KEYS / 2
 local eps = 1e-9
+local buckets = redis.call('MGET', unpack(KEYS, 1, n))
+local boxes = redis.call('MGET', unpack(KEYS, n + 1, 2 * n))
 local s = {}
 local allowed = true
-for i = 1, #KEYS do
+for i = 1, n do
   local a = (i - 1) * 8
   local r = {per_ms = tonumber(ARGV[a + 1]), burst = tonumber(ARGV[a + 2]),
              cost = tonumber(ARGV[a + 3]), penalty = tonumber(ARGV[a + 4]),
              threshold = tonumber(ARGV[a + 5]), pwindow = tonumber(ARGV[a + 6]),
-             cap = tonumber(ARGV[a + 7]), shadow = ARGV[a + 8] == '1'}
-  local h = redis.call('HMGET', KEYS[i], 'd', 'u', 'ws', 'rc', 'of', 'bu')
-  r.used = 0
-  if h[1] then
-    local elapsed = math.max(0, now - tonumber(h[2]))
-    r.used = math.max(0, tonumber(h[1]) - elapsed * r.per_ms)
+             cap = tonumber(ARGV[a + 7]), shadow = ARGV[a + 8] == '1',
+             used = 0, ws = 0, rc = 0, of = 0, bu = 0}
+  local b = buckets[i]
+  if b then
+    local sep = string.find(b, ':', 1, true)
+    local elapsed = math.max(0, now - tonumber(string.sub(b, sep + 1)))
+    r.used = math.max(0, tonumber(string.sub(b, 1, sep - 1)) - elapsed * r.per_ms)
   end
   r.tokens = math.max(0, r.burst - r.used)
-  r.ws = tonumber(h[3] or '0')
-  r.rc = tonumber(h[4] or '0')
-  r.of = tonumber(h[5] or '0')
-  r.bu = tonumber(h[6] or '0')
+  local box = boxes[i]
+  if box then
+    local ws, rc, of, bu = string.match(box, '^(%d+):(%d+):(%d+):(%d+)$')
+    r.ws, r.rc, r.of, r.bu = tonumber(ws), tonumber(rc), tonumber(of), tonumber(bu)
+  end
   r.blocked = now < r.bu
   r.has = r.tokens + eps >= r.cost
   r.ok = r.has and not r.blocked
@@ -61,13 +68,14 @@ for i = 1, #KEYS do
   s[i] = r
 end
 local out = {allowed and 1 or 0, now}
-for i = 1, #KEYS do
+for i = 1, n do
   local r = s[i]
   local remaining = r.tokens
   if allowed and r.ok then
     remaining = math.max(0, r.tokens - r.cost)
     local used = math.min(r.burst, r.used + r.cost)
-    redis.call('HSET', KEYS[i], 'd', string.format('%.17g', used), 'u', now)
+    redis.call('SET', KEYS[i], string.format('%.17g', used) .. ':' .. now,
+               'PX', math.ceil(used / r.per_ms) + 1000)
   elseif not allowed and not r.ok and not r.shadow and not r.blocked and r.penalty > 0 then
     if now - r.ws >= r.pwindow then
       r.ws = now
@@ -82,7 +90,11 @@ for i = 1, #KEYS do
       r.blocked = true
       r.newly = true
     end
-    redis.call('HSET', KEYS[i], 'ws', r.ws, 'rc', r.rc, 'of', r.of, 'bu', r.bu)
+    -- The box lives while it blocks or counts, and a repeat offender's record one cap longer.
+    local ttl = math.max(r.bu - now, r.ws + r.pwindow - now)
+    if r.of > 0 then ttl = math.max(ttl, r.bu - now + r.cap) end
+    redis.call('SET', KEYS[n + i], string.format('%d:%d:%d:%d', r.ws, r.rc, r.of, r.bu),
+               'PX', ttl + 1000)
   end
   local retry = 0
   if not r.has then retry = math.ceil((r.cost - r.tokens) / r.per_ms) end
@@ -91,22 +103,14 @@ for i = 1, #KEYS do
     blocked_ms = r.bu - now
     retry = math.max(retry, blocked_ms)
   end
-  local reset = math.ceil((r.burst - remaining) / r.per_ms)
-  -- A key lives while it holds information: until full, while boxed or counting refusals,
-  -- and, for a repeat offender, for one more cap after its last box.
-  local ttl = reset
-  if r.bu > now then ttl = math.max(ttl, r.bu - now) end
-  if r.rc > 0 then ttl = math.max(ttl, r.ws + r.pwindow - now) end
-  if r.of > 0 then ttl = math.max(ttl, r.bu - now + r.cap) end
-  redis.call('PEXPIRE', KEYS[i], ttl + 1000)
-  local n = #out
-  out[n + 1] = r.ok and 1 or 0
-  out[n + 2] = math.floor(remaining * 1000)
-  out[n + 3] = retry
-  out[n + 4] = reset
-  out[n + 5] = r.blocked and 1 or 0
-  out[n + 6] = blocked_ms
-  out[n + 7] = r.newly and 1 or 0
+  local k = #out
+  out[k + 1] = r.ok and 1 or 0
+  out[k + 2] = math.floor(remaining * 1000)
+  out[k + 3] = retry
+  out[k + 4] = math.ceil((r.burst - remaining) / r.per_ms)
+  out[k + 5] = r.blocked and 1 or 0
+  out[k + 6] = blocked_ms
+  out[k + 7] = r.newly and 1 or 0
 end
 return out
 )lua";
@@ -159,6 +163,9 @@ Reply copy_reply(const redisReply* r) {
 }
 
 std::atomic<std::uint64_t> g_next_store_id{1};
+
+// A bucket's penalty box: "<bucket key>|p".
+constexpr const char* kBoxSuffix = "|p";
 
 struct ThreadConnection {
   std::uint64_t store_id = 0;
@@ -418,9 +425,10 @@ void RedisStore::trip(const std::string& why) {
 
 asio::awaitable<std::optional<Decision>> RedisStore::decide(const std::vector<Check>& checks) {
   auto& conn = connection_for_this_thread(co_await asio::this_coro::executor);
-  std::vector<std::string> args{"EVALSHA", redis_script_sha(), std::to_string(checks.size())};
-  args.reserve(3 + checks.size() * 9);
+  std::vector<std::string> args{"EVALSHA", redis_script_sha(), std::to_string(2 * checks.size())};
+  args.reserve(3 + checks.size() * 10);
   for (const auto& c : checks) args.push_back(options_.key_prefix + c.key);
+  for (const auto& c : checks) args.push_back(options_.key_prefix + c.key + kBoxSuffix);
   for (const auto& c : checks) {
     const Rule& r = *c.rule;
     args.push_back(num(r.per_ms()));
@@ -473,7 +481,10 @@ asio::awaitable<std::optional<std::size_t>> RedisStore::clear(
   auto& conn = connection_for_this_thread(co_await asio::this_coro::executor);
   const milliseconds timeout{std::max<long>(1000, options_.timeout.count())};
   std::vector<std::string> doomed;
-  for (const auto& k : keys) doomed.push_back(options_.key_prefix + k);
+  for (const auto& k : keys) {
+    doomed.push_back(options_.key_prefix + k);
+    doomed.push_back(options_.key_prefix + k + kBoxSuffix);
+  }
   for (const auto& prefix : prefixes) {
     std::string pattern = options_.key_prefix;
     for (char c : prefix) {
