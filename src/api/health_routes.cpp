@@ -2,6 +2,7 @@
 
 #include <mutex>
 #include "api/routes.hpp"
+#include "core/time_format.hpp"
 #include "db/migrations.hpp"
 
 namespace evald::api {
@@ -10,38 +11,22 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::chrono::milliseconds kStalledLoopThreshold{5000};
-// Readiness answers from a result this young without asking the database again, so that a
-// storm of probes costs one query a second.
-constexpr std::chrono::milliseconds kReadinessReuse{1000};
 
-struct ReadinessCache {
-  std::mutex mu;
-  std::chrono::steady_clock::time_point at{};
-  unsigned status = 0;  ///< 0: nothing cached yet
-  json::object database;
-};
+bool wants_health_json(const http::Request& req) {
+  const auto accept = req.headers.get("Accept");
+  return accept && accept->find("application/health+json") != std::string_view::npos;
+}
 
-json::object check_database(AppContext& app) {
-  json::object db;
-  const auto start = std::chrono::steady_clock::now();
-  auto version = db::current_schema_version(*app.db);
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  db["engine"] = db::to_string(app.db->engine());
-  db["response_time_ms"] = ms;
-  if (!version) {
-    db["status"] = "fail";
-    db["detail"] = version.error().message;
-    return db;
-  }
-  db["schema_version"] = *version;
-  if (*version != db::latest_schema_version()) {
-    db["status"] = "fail";
-    db["detail"] = "schema is not at version " + std::to_string(db::latest_schema_version());
-  } else {
-    db["status"] = "pass";
-  }
-  return db;
+http::Response health_json(unsigned status, const json::object& body) {
+  http::Response res = http::Response::json(status, json::serialize(body));
+  res.headers.set("Content-Type", "application/health+json");
+  res.headers.set("Cache-Control", "no-store");
+  return res;
+}
+
+// A snapshot older than this means the checker itself is stuck: not ready.
+std::chrono::milliseconds stale_after(const monitoring::HealthMonitor& h) {
+  return std::max(std::chrono::milliseconds(15'000), 3 * h.interval());
 }
 
 json::value status_schema() {
@@ -109,61 +94,198 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
   ready.path = "/health/ready";
   ready.summary = "Readiness";
   ready.description =
-      "Ready to take traffic: the database answers and its schema is current, and the process "
-      "is not draining. 503 names the failing check. The database result is reused for one "
-      "second. When Redis is configured but down the instance stays ready (rate limits go on "
-      "in-process), with the rate_limiter check at warn.";
+      "Ready to take traffic: migrations are done, the database answered the last background "
+      "check (every HEALTH_CHECK_INTERVAL_MS; this probe only reads its result and age), and "
+      "the process is not draining. 503 names the failing check. Redis down keeps the "
+      "instance ready (rate limits go on in-process) with the redis check at warn. "
+      "`Accept: application/health+json` gets the IETF health-check format.";
   ready.tag = "Health";
   ready.is_public = true;
   ready.rate_category = http::RateCategory::kExempt;
   ready.responses.push_back(
       {200, "Ready", "application/json",
        json::parse(R"({"type":"object","required":["status","checks"],"properties":{
-         "status":{"type":"string","enum":["ready"]},"checks":{"type":"object"}}})"),
-       json::parse(R"({"status":"ready","checks":{"database":{"status":"pass","engine":"sqlite",
-         "response_time_ms":0.4,"schema_version":1}}})")});
+         "status":{"type":"string","enum":["ready"]},"checks":{"type":"object"},
+         "age_ms":{"type":"integer"},"warnings":{"type":"array","items":{"type":"string"}}}})"),
+       json::parse(R"({"status":"ready","age_ms":850,"checked_at":"2026-01-15T10:30:00.000Z",
+         "checks":{"database":{"status":"pass","engine":"sqlite","response_time_ms":0.4,
+         "schema_version":2},"redis":{"status":"pass","store":"local","configured":false}}})")});
   ready.responses.push_back({503, "Not ready", "application/json", {}, {}});
-  auto cache = std::make_shared<ReadinessCache>();
-  ready.handler = [&app, cache](http::Request&,
-                                http::RequestContext&) -> boost::asio::awaitable<http::Response> {
-    if (app.server_state->draining()) {
-      co_return http::Response::json(
-          503,
-          R"({"status":"not_ready","checks":{"shutdown":{"status":"fail","detail":"draining"}}})");
-    }
-    json::object db;
-    {
-      std::lock_guard lock(cache->mu);
-      if (cache->status && std::chrono::steady_clock::now() - cache->at < kReadinessReuse) {
-        db = cache->database;
-      }
-    }
-    if (db.empty()) {
-      db = co_await app.workers->run([&app] { return check_database(app); });
-      std::lock_guard lock(cache->mu);
-      cache->at = std::chrono::steady_clock::now();
-      cache->status = 1;
-      cache->database = db;
-    }
-    const bool ok = db.at("status") == "pass";
+  ready.handler = [&app](http::Request& req,
+                         http::RequestContext&) -> boost::asio::awaitable<http::Response> {
+    const auto now = std::chrono::steady_clock::now();
+    const auto snap = app.health->latest();
     json::object body;
-    body["status"] = ok ? "ready" : "not_ready";
-    json::object checks;
-    checks["database"] = std::move(db);
-    // Redis down is not a reason to take the instance out: limits go on in-process.
-    json::object limiter;
-    const auto mode = app.limiter->mode();
-    limiter["status"] = mode == ratelimit::StoreMode::kFallback ? "warn" : "pass";
-    limiter["store"] = ratelimit::to_string(mode);
-    if (mode == ratelimit::StoreMode::kFallback) {
-      limiter["detail"] = "Redis unavailable; rate limits are enforced per instance";
-      body["warnings"] = json::array{"rate limiter in fallback: Redis unavailable"};
+    unsigned status = 200;
+    if (app.server_state->draining()) {
+      status = 503;
+      body["status"] = "not_ready";
+      body["checks"] =
+          json::object{{"shutdown", json::object{{"status", "fail"}, {"detail", "draining"}}}};
+    } else if (!snap) {
+      status = 503;
+      body["status"] = "not_ready";
+      body["checks"] = json::object{
+          {"health", json::object{{"status", "fail"}, {"detail", "no check has run yet"}}}};
+    } else {
+      body = monitoring::to_json(*snap, now);
+      const bool stale = now - snap->taken > stale_after(*app.health);
+      if (!snap->ready || stale) status = 503;
+      if (stale) body["detail"] = "the health checks have not run for too long";
+      json::array warnings;
+      for (const auto& c : snap->checks) {
+        if (c.status != monitoring::CheckStatus::kPass && c.critical == false &&
+            !c.detail.empty()) {
+          warnings.push_back(json::value(c.component + ": " + c.detail));
+        }
+      }
+      if (!warnings.empty()) body["warnings"] = std::move(warnings);
+      body["status"] = status == 200 ? "ready" : "not_ready";
     }
-    checks["rate_limiter"] = std::move(limiter);
-    body["checks"] = std::move(checks);
-    co_return http::Response::json(ok ? 200 : 503, json::serialize(body));
+    if (wants_health_json(req)) {
+      json::object h;
+      if (snap && !app.server_state->draining()) {
+        h = monitoring::to_health_json(*snap, app.settings.api_version, build_info().version);
+      } else {
+        h["status"] = "fail";
+        h["output"] = app.server_state->draining() ? "draining" : "no check has run yet";
+      }
+      if (status != 200) h["status"] = "fail";
+      co_return health_json(status, h);
+    }
+    co_return http::Response::json(status, json::serialize(body));
   };
   routes.push_back(std::move(ready));
+
+  http::RouteSpec basic;
+  basic.method = "GET";
+  basic.path = "/health/";
+  basic.summary = "Health";
+  basic.description =
+      "Status (healthy, degraded or unhealthy, from the last background check), version, "
+      "uptime and time. `Accept: application/health+json` gets the IETF health-check format.";
+  basic.tag = "Health";
+  basic.is_public = true;
+  basic.rate_category = http::RateCategory::kExempt;
+  basic.responses.push_back(
+      {200, "Healthy or degraded", "application/json",
+       json::parse(R"({"type":"object","required":["status","version","uptime_seconds",
+         "timestamp"],"properties":{"status":{"type":"string","enum":["healthy","degraded",
+         "unhealthy"]},"version":{"type":"string"},"uptime_seconds":{"type":"number"},
+         "timestamp":{"type":"string"}}})"),
+       json::parse(R"({"status":"healthy","version":"1.1.0","build":"0.1.0",
+         "uptime_seconds":3600.5,"timestamp":"2026-01-15T10:30:00.000Z"})")});
+  basic.responses.push_back({503, "Unhealthy", "application/json", {}, {}});
+  basic.handler = [&app](http::Request& req,
+                         http::RequestContext&) -> boost::asio::awaitable<http::Response> {
+    const auto snap = app.health->latest();
+    const std::string status = snap ? snap->overall : "unhealthy";
+    const unsigned code = status == "unhealthy" ? 503 : 200;
+    if (wants_health_json(req) && snap) {
+      co_return health_json(
+          code, monitoring::to_health_json(*snap, app.settings.api_version, build_info().version));
+    }
+    json::object body;
+    body["status"] = status;
+    body["version"] = app.settings.api_version;
+    body["build"] = build_info().version;
+    body["uptime_seconds"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - app.server_state->started)
+            .count();
+    body["timestamp"] = format_iso8601(app.clock.now(), true);
+    co_return http::Response::json(code, json::serialize(body));
+  };
+  routes.push_back(std::move(basic));
+
+  http::RouteSpec detailed;
+  detailed.method = "GET";
+  detailed.path = "/health/detailed";
+  detailed.summary = "Detailed health";
+  detailed.description =
+      "The last background check in full: overall status (a failed dependency outranks "
+      "resource pressure), version, environment, uptime; database, Redis, mail outbox and "
+      "disk with status, response time and details; CPU, memory, load, file descriptors and "
+      "connections from /proc; database pool and query statistics; rate-limit statistics; "
+      "error rates. Any signed-in user.";
+  detailed.tag = "Health";
+  detailed.rate_category = http::RateCategory::kExempt;
+  detailed.responses.push_back(
+      {200, "The last check", "application/json",
+       json::parse(R"({"type":"object","required":["status","version","environment",
+         "uptime_seconds","checks"]})"),
+       json::parse(R"({"status":"healthy","version":"1.1.0","environment":"production",
+         "uptime_seconds":3600.5,"age_ms":1200,"checks":{"database":{"status":"pass"}}})")});
+  detailed.handler = [&app](http::Request&,
+                            http::RequestContext&) -> boost::asio::awaitable<http::Response> {
+    const auto now = std::chrono::steady_clock::now();
+    const auto snap = app.health->latest();
+    json::object body = snap ? monitoring::to_json(*snap, now) : json::object{};
+    if (!snap) body["status"] = "unhealthy";
+    body["version"] = app.settings.api_version;
+    body["build"] =
+        json::object{{"version", build_info().version}, {"commit", build_info().commit}};
+    body["environment"] = to_string(app.settings.environment);
+    body["uptime_seconds"] = std::chrono::duration<double>(now - app.server_state->started).count();
+    auto& monitor = app.db->monitor();
+    const auto cache = app.db->cache().stats();
+    body["database_queries"] =
+        json::object{{"total", monitor.total_queries()},
+                     {"failures", monitor.total_failures()},
+                     {"slow", monitor.total_slow()},
+                     {"slow_threshold_ms", monitor.slow_threshold().count()},
+                     {"cache", json::object{{"hits", cache.hits},
+                                            {"misses", cache.misses},
+                                            {"entries", cache.entries},
+                                            {"invalidations", cache.invalidations}}}};
+    const auto limits = app.limiter->stats();
+    body["rate_limiting"] = json::object{{"store", ratelimit::to_string(limits.mode)},
+                                         {"total_requests", limits.total},
+                                         {"blocked_requests", limits.refused},
+                                         {"penalties_active", limits.penalties_active}};
+    body["error_log"] = json::object{{"written", app.error_log->written()},
+                                     {"dropped", app.error_log->dropped()},
+                                     {"failed", app.error_log->failed()}};
+    co_return http::Response::json(200, json::serialize(body));
+  };
+  routes.push_back(std::move(detailed));
+
+  http::RouteSpec history;
+  history.method = "GET";
+  history.path = "/health/history";
+  history.summary = "Health history";
+  history.description =
+      "The last HEALTH_HISTORY_SIZE background checks, oldest first: time, overall status and "
+      "each check's status and observed value. Admins and secretaries.";
+  history.tag = "Health";
+  history.roles = {http::Role::kAdmin, http::Role::kSecretary};
+  history.rate_category = http::RateCategory::kExempt;
+  history.responses.push_back(
+      {200, "Snapshots", "application/json",
+       json::parse(R"({"type":"object","required":["interval_ms","items"]})"),
+       json::parse(R"({"interval_ms":5000,"items":[{"checked_at":"2026-01-15T10:30:00.000Z",
+         "status":"healthy","checks":{"database":{"status":"pass","value":0.4,"unit":"ms"}}}]})")});
+  history.handler = [&app](http::Request&,
+                           http::RequestContext&) -> boost::asio::awaitable<http::Response> {
+    json::array items;
+    for (const auto& s : app.health->history()) {
+      json::object checks;
+      for (const auto& c : s->checks) {
+        json::object e{{"status", monitoring::to_string(c.status)}};
+        if (!c.observed_unit.empty()) {
+          e["value"] = c.observed_value;
+          e["unit"] = c.observed_unit;
+        }
+        checks[c.component] = std::move(e);
+      }
+      items.push_back(json::object{{"checked_at", format_iso8601(s->time, true)},
+                                   {"status", s->overall},
+                                   {"checks", std::move(checks)}});
+    }
+    co_return http::Response::json(
+        200, json::serialize(json::object{{"interval_ms", app.health->interval().count()},
+                                          {"items", std::move(items)}}));
+  };
+  routes.push_back(std::move(history));
   return routes;
 }
 

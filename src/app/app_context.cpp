@@ -45,6 +45,15 @@ AppContext::AppContext(Settings s)
   errors.flush_interval = std::chrono::milliseconds(settings.monitoring.error_log_flush_ms);
   error_log = std::make_unique<monitoring::ErrorLogWriter>(*db, clock, errors);
   register_collectors(*this);
+  server_state->on_early_reply = [m = metrics.get()](std::string_view method, unsigned status,
+                                                     ErrorCode code) {
+    m->http().observe(method, nullptr, status, 0, code);
+  };
+  monitoring::HealthOptions health_options;
+  health_options.interval = std::chrono::milliseconds(settings.monitoring.health_check_interval_ms);
+  health_options.history = settings.monitoring.health_history_size;
+  health = std::make_unique<monitoring::HealthMonitor>(clock, health_options);
+  register_health_checks(*this);
   if (!settings.mail.smtp_server.empty()) {
     mailer = mail::make_smtp_mailer(settings.mail);
     outbox = std::make_unique<mail::OutboxSender>(

@@ -13,6 +13,7 @@
 #include "mail/mail.hpp"
 #include "metrics/registry.hpp"
 #include "monitoring/error_log.hpp"
+#include "monitoring/health.hpp"
 #include "net/server.hpp"
 #include "net/worker_pool.hpp"
 #include "ratelimit/limiter.hpp"
@@ -29,6 +30,8 @@ const BuildInfo& build_info();
 struct AppContext;
 /// Registers the collectors that read gauges from the parts (database, limiter, auth).
 void register_collectors(AppContext& app);
+/// Registers the background health checks (database, Redis, outbox, disk, system, errors).
+void register_health_checks(AppContext& app);
 
 /// The database options that DatabaseSettings and the worker pool imply.
 db::DatabaseOptions database_options(const Settings& s);
@@ -46,6 +49,7 @@ struct AppContext {
   std::unique_ptr<auth::AuthService> auth;
   std::unique_ptr<ratelimit::Limiter> limiter;
   std::unique_ptr<monitoring::ErrorLogWriter> error_log;
+  std::unique_ptr<monitoring::HealthMonitor> health;
   /// Present when SMTP_SERVER is set; otherwise mail waits in the outbox.
   std::unique_ptr<mail::Mailer> mailer;
   std::unique_ptr<mail::OutboxSender> outbox;

@@ -128,6 +128,7 @@ int serve(const Settings& settings) {
     server.on_reload([&app] { reload_rules(app); });
     if (app.settings.ratelimit.enabled) app.limiter->start();
     app.error_log->start();
+    app.health->start();
     if (app.backups) app.backups->start();
     if (app.outbox) {
       app.outbox->start();
@@ -138,6 +139,7 @@ int serve(const Settings& settings) {
     server.run();
     app.limiter->stop();  // before the I/O threads' io_contexts go
     app.error_log->stop();
+    app.health->stop();
     if (app.outbox) app.outbox->stop();
     if (app.backups) app.backups->stop();
     app.workers->stop();

@@ -360,6 +360,29 @@ const std::vector<Def>& defs() {
     add("ERROR_LOG_FLUSH_MS", "1000", "how often queued error log entries are written",
         uint_field([](Settings& s) -> unsigned& { return s.monitoring.error_log_flush_ms; }, 10,
                    60'000));
+    add("HEALTH_CHECK_INTERVAL_MS", "5000", "how often the background health checks run",
+        uint_field([](Settings& s) -> unsigned& { return s.monitoring.health_check_interval_ms; },
+                   100, 600'000));
+    add("HEALTH_HISTORY_SIZE", "120", "health snapshots kept for /health/history",
+        uint_field([](Settings& s) -> unsigned& { return s.monitoring.health_history_size; }, 1,
+                   10'000));
+    add("HEALTH_CPU_WARN_PERCENT", "90", "CPU use above which health is degraded",
+        uint_field([](Settings& s) -> unsigned& { return s.monitoring.health_cpu_warn_percent; }, 1,
+                   100));
+    add("HEALTH_MEMORY_WARN_PERCENT", "90", "memory use above which health is degraded",
+        uint_field([](Settings& s) -> unsigned& { return s.monitoring.health_memory_warn_percent; },
+                   1, 100));
+    add("HEALTH_DISK_WARN_PERCENT", "90", "data disk use above which health is degraded",
+        uint_field([](Settings& s) -> unsigned& { return s.monitoring.health_disk_warn_percent; },
+                   1, 100));
+    add("HEALTH_ERROR_RATE_WARN_PERCENT", "5",
+        "share of 5xx answers above which health is degraded",
+        uint_field(
+            [](Settings& s) -> unsigned& { return s.monitoring.health_error_rate_warn_percent; }, 1,
+            100));
+    add("HEALTH_DB_SLOW_MS", "1000", "a database check slower than this warns",
+        uint_field([](Settings& s) -> unsigned& { return s.monitoring.health_db_slow_ms; }, 1,
+                   600'000));
     add("METRICS_TOKEN", "", "bearer token that may read /health/metrics",
         string_field([](Settings& s) -> std::string& { return s.monitoring.metrics_token; }), true);
     add("ADMIN_ALLOWED_CIDRS", "", "when set, admin and monitoring endpoints answer only these",

@@ -94,6 +94,13 @@ struct MonitoringSettings {
   std::string metrics_token;
   unsigned error_log_retention_days = 30;
   unsigned error_log_flush_ms = 1'000;
+  unsigned health_check_interval_ms = 5'000;
+  unsigned health_history_size = 120;
+  unsigned health_cpu_warn_percent = 90;
+  unsigned health_memory_warn_percent = 90;
+  unsigned health_disk_warn_percent = 90;
+  unsigned health_error_rate_warn_percent = 5;
+  unsigned health_db_slow_ms = 1'000;
   std::vector<std::string> admin_allowed_cidrs;
 };
 

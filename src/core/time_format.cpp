@@ -1,5 +1,7 @@
 #include "core/time_format.hpp"
 
+#include <chrono>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -35,6 +37,20 @@ std::optional<std::string> normalize_iso8601(std::string_view t) {
       t[16] != ':' || !digits(17, 2) || t.back() != 'Z') {
     return std::nullopt;
   }
+  // A real calendar time: month 1-12, a day the month has, 00:00:00 to 23:59:60 (leap second).
+  auto num = [&](std::size_t from, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = from; i < from + n; ++i) v = v * 10 + (t[i] - '0');
+    return v;
+  };
+  const int year = num(0, 4), month = num(5, 2), day = num(8, 2);
+  if (month < 1 || month > 12 || day < 1 || num(11, 2) > 23 || num(14, 2) > 59 || num(17, 2) > 60) {
+    return std::nullopt;
+  }
+  const auto ymd = std::chrono::year_month_day{std::chrono::year{year},
+                                               std::chrono::month{static_cast<unsigned>(month)},
+                                               std::chrono::day{static_cast<unsigned>(day)}};
+  if (!ymd.ok()) return std::nullopt;
   std::string frac;
   if (t.size() > 20) {
     if (t[19] != '.' || t.size() < 22 || t.size() > 30 || !digits(20, t.size() - 21)) {

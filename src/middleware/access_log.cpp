@@ -35,7 +35,12 @@ class AccessLog final : public http::Middleware {
       e.severity = info.severity;
       e.status = res.status;
       e.request_id = ctx.request_id;
-      if (ctx.principal) e.user_id = ctx.principal->user_id;
+      // Signed in, or refused before authentication (rate limiting) with a validly signed token.
+      if (ctx.principal) {
+        e.user_id = ctx.principal->user_id;
+      } else if (ctx.token) {
+        e.user_id = ctx.token->user_id;
+      }
       e.method = req.method.substr(0, 16);
       e.route = ctx.route ? ctx.route->path : "unmatched";
       e.client_ip = ctx.client_ip;

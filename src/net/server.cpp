@@ -191,6 +191,11 @@ class Service {
                          .kv("error_code", error_info(error.code).code)
                          .kv("reason", error.message)
                          .kv("client_ip", peer));
+    if (state_->on_early_reply) {
+      std::string_view method;
+      if (parser && parser->is_header_done()) method = parser->get().method_string();
+      state_->on_early_reply(method, error.status(), error.code);
+    }
     http::Response res = http::Response::from_error(std::move(error));
     res.body = http::render_error_body(*res.error, request_id, std::chrono::system_clock::now(),
                                        development_);

@@ -30,6 +30,9 @@ class ServerState {
   std::atomic<long long> in_flight_requests{0};
   std::atomic<unsigned long long> refused_connections{0};
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  /// Told of each request the connection itself refuses (malformed, too large) before the
+  /// pipeline sees it: method (empty when unknown), status, code. Set before serving.
+  std::function<void(std::string_view method, unsigned status, ErrorCode code)> on_early_reply;
 
  private:
   std::atomic<bool> draining_{false};

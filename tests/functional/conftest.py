@@ -190,7 +190,9 @@ def default_env(port: int) -> dict:
     # Rate limiting is off unless a test turns it on: most suites sign in many times from
     # 127.0.0.1, far beyond the login rule's 5 per 300 s.
     return {"HOST": "127.0.0.1", "PORT": str(port), "ENVIRONMENT": "test", "LOG_FORMAT": "json",
-            "THREADS": "2", "RATE_LIMIT_ENABLED": "false"}
+            "THREADS": "2", "RATE_LIMIT_ENABLED": "false",
+            # Readiness follows the database within this; tests poll rather than sleep.
+            "HEALTH_CHECK_INTERVAL_MS": "200"}
 
 
 class Launcher:
