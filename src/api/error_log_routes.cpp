@@ -46,6 +46,7 @@ std::vector<http::RouteSpec> error_log_routes(AppContext& app) {
   list.tag = "Admin";
   list.roles = {http::Role::kAdmin};
   list.rate_category = http::RateCategory::kAdmin;
+  list.admin_network = true;
   for (auto [name, desc] : std::initializer_list<std::pair<const char*, const char*>>{
            {"since", "from this UTC time (ISO 8601)"},
            {"until", "before this UTC time (ISO 8601)"},
@@ -119,6 +120,7 @@ std::vector<http::RouteSpec> error_log_routes(AppContext& app) {
   stats.tag = "Admin";
   stats.roles = {http::Role::kAdmin};
   stats.rate_category = http::RateCategory::kAdmin;
+  stats.admin_network = true;
   stats.params.push_back({"hours", "query", false, "1 to 720, default 24",
                           schema(R"({"type":"integer","minimum":1,"maximum":720})")});
   stats.responses.push_back(

@@ -209,6 +209,7 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
       "error rates. Any signed-in user.";
   detailed.tag = "Health";
   detailed.rate_category = http::RateCategory::kExempt;
+  detailed.admin_network = true;
   detailed.responses.push_back(
       {200, "The last check", "application/json",
        json::parse(R"({"type":"object","required":["status","version","environment",
@@ -259,6 +260,7 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
   history.tag = "Health";
   history.roles = {http::Role::kAdmin, http::Role::kSecretary};
   history.rate_category = http::RateCategory::kExempt;
+  history.admin_network = true;
   history.responses.push_back(
       {200, "Snapshots", "application/json",
        json::parse(R"({"type":"object","required":["interval_ms","items"]})"),

@@ -18,6 +18,7 @@ std::vector<http::RouteSpec> metrics_routes(AppContext& app) {
   r.roles = {http::Role::kAdmin};
   r.metrics_token = true;
   r.rate_category = http::RateCategory::kExempt;
+  r.admin_network = true;
   r.responses.push_back({200, "Metrics", "text/plain; version=0.0.4",
                          schema(R"({"type":"string"})"),
                          boost::json::value("http_requests_total{method=\"GET\",route=\"/ping\","

@@ -112,6 +112,7 @@ std::vector<http::RouteSpec> ratelimit_routes(AppContext& app) {
   stats.tag = "Monitoring";
   stats.roles = {http::Role::kAdmin};
   stats.rate_category = http::RateCategory::kExempt;
+  stats.admin_network = true;
   stats.responses.push_back(
       {200, "Statistics", "application/json",
        schema(R"({"type":"object","required":["store","total_requests","blocked_requests",
@@ -141,6 +142,7 @@ std::vector<http::RouteSpec> ratelimit_routes(AppContext& app) {
   clear.tag = "Admin";
   clear.roles = {http::Role::kAdmin};
   clear.rate_category = http::RateCategory::kAdmin;
+  clear.admin_network = true;
   clear.params.push_back({"type", "path", true, "per_ip, per_user, per_endpoint or global",
                           schema(R"({"type":"string","enum":["per_ip","per_user",
                             "per_endpoint","global"]})")});

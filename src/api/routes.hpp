@@ -32,6 +32,9 @@ std::vector<http::RouteSpec> ratelimit_routes(AppContext& app);
 /// GET /admin/error-logs and /admin/error-stats.
 std::vector<http::RouteSpec> error_log_routes(AppContext& app);
 
+/// Backups from the API, /metrics/database, /status/comprehensive, /admin/shutdown.
+std::vector<http::RouteSpec> admin_routes(AppContext& app);
+
 /// GET /health/metrics (Prometheus).
 std::vector<http::RouteSpec> metrics_routes(AppContext& app);
 

@@ -19,6 +19,10 @@ std::shared_ptr<http::Dispatcher> build_dispatcher(AppContext& app) {
   chain.push_back(middleware::make_cors(app.settings.server.cors_origins));
   chain.push_back(middleware::make_error_barrier());
   chain.push_back(middleware::make_rate_limit(*app.limiter, app.settings, *app.auth, *app.workers));
+  if (auto m =
+          middleware::make_admin_network(app.settings, *app.auth, *app.workers, *app.limiter)) {
+    chain.push_back(std::move(m));  // after rate limiting: it needs the client address
+  }
   chain.push_back(middleware::make_authenticate(*app.auth, *app.workers,
                                                 app.settings.monitoring.metrics_token));
 

@@ -59,6 +59,8 @@ struct RouteSpec {
   RateCategory rate_category = RateCategory::kApi;
   /// Also answers `Authorization: Bearer $METRICS_TOKEN` (Prometheus), whatever `roles` says.
   bool metrics_token = false;
+  /// Answers only clients inside ADMIN_ALLOWED_CIDRS when that is set (admin and monitoring).
+  bool admin_network = false;
   /// Kept out of the OpenAPI document (test-only routes).
   bool hidden = false;
   Handler handler;

@@ -48,6 +48,13 @@ std::unique_ptr<http::Middleware> make_rate_limit(ratelimit::Limiter& limiter,
                                                   const Settings& settings, auth::AuthService& auth,
                                                   net::WorkerPool& workers);
 
+/// ADMIN_ALLOWED_CIDRS: routes marked `admin_network` answer 403 SECURITY_VIOLATION to clients
+/// outside it (a security event each, throttled per address). Null when the setting is empty.
+std::unique_ptr<http::Middleware> make_admin_network(const Settings& settings,
+                                                     auth::AuthService& auth,
+                                                     net::WorkerPool& workers,
+                                                     ratelimit::Limiter& limiter);
+
 /// Bearer access tokens and server-side sessions; the route's roles (401 / 403). Routes marked
 /// `metrics_token` also accept `Bearer <metrics_token>` when it is set.
 std::unique_ptr<http::Middleware> make_authenticate(auth::AuthService& auth,

@@ -473,6 +473,7 @@ void Server::run() {
     wait_hangup();
   }
   auto guard = asio::make_work_guard(impl.control);
+  impl.state->request_stop = [this] { request_stop(); };
 
   std::vector<std::thread> workers;
   for (auto& tc : impl.threads) {
@@ -489,6 +490,7 @@ void Server::run() {
                            .kv("threads", impl.settings.server.threads));
   impl.control.run();
   for (auto& w : workers) w.join();
+  impl.state->request_stop = nullptr;
   impl.log->info("{}", log::Line("stopped"));
 }
 

@@ -33,6 +33,8 @@ class ServerState {
   /// Told of each request the connection itself refuses (malformed, too large) before the
   /// pipeline sees it: method (empty when unknown), status, code. Set before serving.
   std::function<void(std::string_view method, unsigned status, ErrorCode code)> on_early_reply;
+  /// Starts the graceful drain (set by the server when it runs; the shutdown endpoint calls it).
+  std::function<void()> request_stop;
 
  private:
   std::atomic<bool> draining_{false};
