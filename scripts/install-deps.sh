@@ -11,6 +11,7 @@ packages=(
   libhiredis-dev libyaml-cpp-dev prometheus-cpp-dev
   # tests and benchmark
   python3-pytest python3-requests python3-pyotp python3-aiosmtpd curl nginx-light wrk postgresql sqlite3 redis-server
+  prometheus
 )
 
 missing=()
