@@ -141,6 +141,21 @@ void register_collectors(AppContext& app) {
   m.add_collector([&app](std::vector<MetricFamily>& out) { collect_rate_limits(app, out); });
   m.add_collector([&app](std::vector<MetricFamily>& out) { collect_auth(app, out); });
   m.add_collector([&app](std::vector<MetricFamily>& out) {
+    if (!app.backups) return;
+    const auto s = app.backups->stats();
+    auto runs = family("evald_backups_total", "Backups written (scheduled and from the API)",
+                       MetricType::Counter);
+    sample(runs, static_cast<double>(s.successes), {{"outcome", "success"}});
+    sample(runs, static_cast<double>(s.failures), {{"outcome", "failure"}});
+    out.push_back(std::move(runs));
+    auto last = family("evald_backup_last_success_timestamp_seconds",
+                       "When the last backup succeeded (0: never)", MetricType::Gauge);
+    sample(last, s.last_success
+                     ? std::chrono::duration<double>(s.last_success->time_since_epoch()).count()
+                     : 0.0);
+    out.push_back(std::move(last));
+  });
+  m.add_collector([&app](std::vector<MetricFamily>& out) {
     auto f = family("evald_error_log_entries_total",
                     "Error log entries by fate: written, dropped (queue full), failed (database)",
                     MetricType::Counter);
