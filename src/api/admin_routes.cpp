@@ -108,7 +108,9 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
   auto create = admin_route("POST", "/admin/backups", "Back up now", "Admin");
   create.description =
       "Writes a consistent, verified backup of every table into BACKUP_DIR (the same format as "
-      "`evald backup`) and answers its name, size and SHA-256. 422 when BACKUP_DIR is not set.";
+      "`evald backup`) and answers its name, size, the SHA-256 of the file (what sha256sum "
+      "prints) and the checksum in its end line (content_sha256, see docs/BACKUP_FORMAT.md). "
+      "422 when BACKUP_DIR is not set.";
   create.responses.push_back(
       {201, "Written and verified", "application/json",
        schema(R"({"type":"object","required":["name","size_bytes","sha256","created_at"]})"),
@@ -124,9 +126,11 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
     const std::string name = std::filesystem::path(made->path).filename().string();
     co_await app.workers->run(
         [&] { (void)app.auth->record("admin_backup_created", &who, "", client, name); });
+    const auto file_hash = co_await app.workers->run([&] { return db::sha256_file(made->path); });
     co_return ok_json(json::object{{"name", name},
                                    {"size_bytes", made->size_bytes},
-                                   {"sha256", made->sha256},
+                                   {"sha256", file_hash},
+                                   {"content_sha256", made->sha256},
                                    {"created_at", made->created_at},
                                    {"rows", made->rows},
                                    {"schema_version", made->schema_version}},
@@ -150,12 +154,13 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
     auto files = co_await app.workers->run([&] { return app.backups->list(); });
     json::array items;
     for (const auto& f : files) {
-      items.push_back(
-          json::object{{"name", f.name},
-                       {"size_bytes", f.size_bytes},
-                       {"sha256", f.sha256.empty() ? json::value() : json::value(f.sha256)},
-                       {"verified", f.verified},
-                       {"problem", f.problem.empty() ? json::value() : json::value(f.problem)}});
+      items.push_back(json::object{
+          {"name", f.name},
+          {"size_bytes", f.size_bytes},
+          {"sha256", f.file_sha256.empty() ? json::value() : json::value(f.file_sha256)},
+          {"content_sha256", f.sha256.empty() ? json::value() : json::value(f.sha256)},
+          {"verified", f.verified},
+          {"problem", f.problem.empty() ? json::value() : json::value(f.problem)}});
     }
     co_return ok_json(json::object{{"items", std::move(items)},
                                    {"schedule", backup_stats_json(app.backups->stats())}});

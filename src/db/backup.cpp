@@ -206,6 +206,18 @@ Result<BackupInfo> verify_backup(const std::string& path) {
   }
 }
 
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  Sha256 hash;
+  std::string buf(1 << 16, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    hash.update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
+  }
+  return hash.hex();
+}
+
 Result<BackupInfo> write_backup(Database& db, const std::string& path,
                                 const std::string& evald_version) {
   const std::string tmp = path + ".partial";

@@ -31,6 +31,9 @@ struct BackupInfo {
   std::map<std::string, std::uint64_t> table_rows;
 };
 
+/// SHA-256 of a whole file, hex (what sha256sum prints); empty when it cannot be read.
+std::string sha256_file(const std::string& path);
+
 /// Writes a consistent snapshot (one read transaction) to `path` via a temporary file and a
 /// rename, so a crash never leaves a half-written file under the final name. Verifies it after.
 Result<BackupInfo> write_backup(Database& db, const std::string& path,

@@ -44,7 +44,17 @@ std::vector<std::string> backup_names(const std::string& dir) {
     const auto name = e.path().filename().string();
     if (e.is_regular_file() && is_backup_name(name)) names.push_back(name);
   }
-  std::sort(names.begin(), names.end(), std::greater<>());
+  // Newest first: by the time in the name, then by the "-N" of backups made in one second
+  // (plain text order would put "...Z.evbak" after "...Z-1.evbak").
+  auto key = [](const std::string& name) {
+    const std::string stamp = name.substr(kPrefix.size(), 16);
+    const auto rest = name.substr(kPrefix.size() + 16);
+    int seq = 0;
+    if (rest.size() > 1 && rest[0] == '-') seq = std::atoi(rest.c_str() + 1);
+    return std::pair{stamp, seq};
+  };
+  std::sort(names.begin(), names.end(),
+            [&](const std::string& a, const std::string& b) { return key(a) > key(b); });
   return names;
 }
 
@@ -156,6 +166,7 @@ std::vector<BackupFile> BackupScheduler::list() const {
       f.verified = true;
       f.sha256 = info->sha256;
       f.size_bytes = info->size_bytes;
+      f.file_sha256 = sha256_file((fs::path(dir_) / name).string());
     } else {
       std::error_code ec;
       f.size_bytes = fs::file_size(fs::path(dir_) / name, ec);

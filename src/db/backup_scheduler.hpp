@@ -19,7 +19,8 @@ namespace evald::db {
 struct BackupFile {
   std::string name;
   std::uint64_t size_bytes = 0;
-  std::string sha256;  ///< empty when verification failed
+  std::string sha256;       ///< the checksum in the end line; empty when verification failed
+  std::string file_sha256;  ///< of the whole file (what sha256sum prints); empty when unverified
   bool verified = false;
   std::string problem;  ///< why verification failed
 };
