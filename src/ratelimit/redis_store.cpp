@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -25,92 +26,133 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// KEYS: the n buckets of the checks, then their n penalty boxes. ARGV: eight values per
-// check: refill per ms, burst, cost, penalty ms, penalty threshold, penalty window ms, penalty
-// cap ms, shadow (1/0). A bucket is the string "<tokens used>:<updated ms>" (see Bucket) that
-// expires when it would be full again; a box is "<window start>:<refusals>:<offences>:<blocked
-// until>", written only for rules with a penalty. Reads are two MGETs and an allowed request
-// writes one SET per bucket, so Redis does little per request. Returns allowed, now, then seven
-// integers per check: allowed, remaining x 1000, retry ms, reset ms, blocked, blocked ms, newly
-// blocked. Same arithmetic as bucket.cpp.
+// One call decides every request waiting on a connection (coalesced within one turn of its
+// event loop). KEYS: per request, its n buckets then their n penalty boxes. ARGV[1]: the number
+// of requests; then per request n and eight values per check: refill per ms, burst, cost,
+// penalty ms, penalty threshold, penalty window ms, penalty cap ms, shadow (1/0). A bucket is
+// the string "<tokens used>:<updated ms>" (see Bucket) that expires when it would be full
+// again; a box is "<window start>:<refusals>:<offences>:<blocked until>", kept only for rules
+// with a penalty. Each distinct key is read once (one MGET) and written once at the end, so a
+// bucket every request shares (the global one) costs one read and one write per call, not per
+// request. Requests are decided in order, as if one after the other. Returns now, then per
+// request: allowed, and seven integers per check: allowed, remaining x 1000, retry ms, reset ms,
+// blocked, blocked ms, newly blocked. Same arithmetic as bucket.cpp.
 const std::string kScript = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = #KEYS / 2
 local eps = 1e-9
-local buckets = redis.call('MGET', unpack(KEYS, 1, n))
-local boxes = redis.call('MGET', unpack(KEYS, n + 1, 2 * n))
-local s = {}
-local allowed = true
-for i = 1, n do
-  local a = (i - 1) * 8
-  local r = {per_ms = tonumber(ARGV[a + 1]), burst = tonumber(ARGV[a + 2]),
-             cost = tonumber(ARGV[a + 3]), penalty = tonumber(ARGV[a + 4]),
-             threshold = tonumber(ARGV[a + 5]), pwindow = tonumber(ARGV[a + 6]),
-             cap = tonumber(ARGV[a + 7]), shadow = ARGV[a + 8] == '1',
-             used = 0, ws = 0, rc = 0, of = 0, bu = 0}
-  local b = buckets[i]
-  if b then
-    local sep = string.find(b, ':', 1, true)
-    local elapsed = math.max(0, now - tonumber(string.sub(b, sep + 1)))
-    r.used = math.max(0, tonumber(string.sub(b, 1, sep - 1)) - elapsed * r.per_ms)
+local state = {}
+local names = {}
+for _, k in ipairs(KEYS) do
+  if not state[k] then
+    state[k] = {}
+    names[#names + 1] = k
   end
-  r.tokens = math.max(0, r.burst - r.used)
-  local box = boxes[i]
-  if box then
-    local ws, rc, of, bu = string.match(box, '^(%d+):(%d+):(%d+):(%d+)$')
-    r.ws, r.rc, r.of, r.bu = tonumber(ws), tonumber(rc), tonumber(of), tonumber(bu)
-  end
-  r.blocked = now < r.bu
-  r.has = r.tokens + eps >= r.cost
-  r.ok = r.has and not r.blocked
-  if not r.ok and not r.shadow then allowed = false end
-  s[i] = r
 end
-local out = {allowed and 1 or 0, now}
-for i = 1, n do
-  local r = s[i]
-  local remaining = r.tokens
-  if allowed and r.ok then
-    remaining = math.max(0, r.tokens - r.cost)
-    local used = math.min(r.burst, r.used + r.cost)
-    redis.call('SET', KEYS[i], string.format('%.17g', used) .. ':' .. now,
-               'PX', math.ceil(used / r.per_ms) + 1000)
-  elseif not allowed and not r.ok and not r.shadow and not r.blocked and r.penalty > 0 then
-    if now - r.ws >= r.pwindow then
-      r.ws = now
-      r.rc = 0
+local values = redis.call('MGET', unpack(names))
+for i, k in ipairs(names) do state[k].raw = values[i] end
+local function bucket(k, per_ms)
+  local s = state[k]
+  if s.used == nil then
+    s.used = 0
+    if s.raw then
+      local sep = string.find(s.raw, ':', 1, true)
+      local elapsed = math.max(0, now - tonumber(string.sub(s.raw, sep + 1)))
+      s.used = math.max(0, tonumber(string.sub(s.raw, 1, sep - 1)) - elapsed * per_ms)
     end
-    r.rc = r.rc + 1
-    if r.rc >= r.threshold then
-      r.bu = now + math.min(r.cap, r.penalty * 2 ^ math.min(r.of, 20))
-      r.of = r.of + 1
-      r.rc = 0
-      r.ws = now
-      r.blocked = true
-      r.newly = true
+  end
+  return s
+end
+local function box(k)
+  local s = state[k]
+  if s.ws == nil then
+    s.ws, s.rc, s.of, s.bu = 0, 0, 0, 0
+    if s.raw then
+      local ws, rc, of, bu = string.match(s.raw, '^(%d+):(%d+):(%d+):(%d+)$')
+      s.ws, s.rc, s.of, s.bu = tonumber(ws), tonumber(rc), tonumber(of), tonumber(bu)
     end
-    -- The box lives while it blocks or counts, and a repeat offender's record one cap longer.
-    local ttl = math.max(r.bu - now, r.ws + r.pwindow - now)
-    if r.of > 0 then ttl = math.max(ttl, r.bu - now + r.cap) end
-    redis.call('SET', KEYS[n + i], string.format('%d:%d:%d:%d', r.ws, r.rc, r.of, r.bu),
-               'PX', ttl + 1000)
   end
-  local retry = 0
-  if not r.has then retry = math.ceil((r.cost - r.tokens) / r.per_ms) end
-  local blocked_ms = 0
-  if r.blocked then
-    blocked_ms = r.bu - now
-    retry = math.max(retry, blocked_ms)
+  return s
+end
+local out = {now}
+local ki, ai = 0, 2
+for _ = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[ai])
+  ai = ai + 1
+  local rs = {}
+  local allowed = true
+  for i = 1, n do
+    local r = {per_ms = tonumber(ARGV[ai]), burst = tonumber(ARGV[ai + 1]),
+               cost = tonumber(ARGV[ai + 2]), penalty = tonumber(ARGV[ai + 3]),
+               threshold = tonumber(ARGV[ai + 4]), pwindow = tonumber(ARGV[ai + 5]),
+               cap = tonumber(ARGV[ai + 6]), shadow = ARGV[ai + 7] == '1'}
+    ai = ai + 8
+    r.b = bucket(KEYS[ki + i], r.per_ms)
+    r.x = box(KEYS[ki + n + i])
+    r.tokens = math.max(0, r.burst - r.b.used)
+    r.blocked = now < r.x.bu
+    r.has = r.tokens + eps >= r.cost
+    r.ok = r.has and not r.blocked
+    if not r.ok and not r.shadow then allowed = false end
+    rs[i] = r
   end
-  local k = #out
-  out[k + 1] = r.ok and 1 or 0
-  out[k + 2] = math.floor(remaining * 1000)
-  out[k + 3] = retry
-  out[k + 4] = math.ceil((r.burst - remaining) / r.per_ms)
-  out[k + 5] = r.blocked and 1 or 0
-  out[k + 6] = blocked_ms
-  out[k + 7] = r.newly and 1 or 0
+  ki = ki + 2 * n
+  out[#out + 1] = allowed and 1 or 0
+  for i = 1, n do
+    local r = rs[i]
+    local b, x = r.b, r.x
+    local remaining = r.tokens
+    local newly = false
+    if allowed and r.ok then
+      remaining = math.max(0, r.tokens - r.cost)
+      b.used = math.min(r.burst, b.used + r.cost)
+      b.ttl = math.ceil(b.used / r.per_ms) + 1000
+      b.dirty = true
+    elseif not allowed and not r.ok and not r.shadow and not r.blocked and r.penalty > 0 then
+      if now - x.ws >= r.pwindow then
+        x.ws = now
+        x.rc = 0
+      end
+      x.rc = x.rc + 1
+      if x.rc >= r.threshold then
+        x.bu = now + math.min(r.cap, r.penalty * 2 ^ math.min(x.of, 20))
+        x.of = x.of + 1
+        x.rc = 0
+        x.ws = now
+        r.blocked = true
+        newly = true
+      end
+      -- The box lives while it blocks or counts, and a repeat offender's record a cap longer.
+      x.ttl = math.max(x.bu - now, x.ws + r.pwindow - now)
+      if x.of > 0 then x.ttl = math.max(x.ttl, x.bu - now + r.cap) end
+      x.dirty = true
+    end
+    local retry = 0
+    if not r.has then retry = math.ceil((r.cost - r.tokens) / r.per_ms) end
+    local blocked_ms = 0
+    if r.blocked then
+      blocked_ms = x.bu - now
+      retry = math.max(retry, blocked_ms)
+    end
+    local k = #out
+    out[k + 1] = r.ok and 1 or 0
+    out[k + 2] = math.floor(remaining * 1000)
+    out[k + 3] = retry
+    out[k + 4] = math.ceil((r.burst - remaining) / r.per_ms)
+    out[k + 5] = r.blocked and 1 or 0
+    out[k + 6] = blocked_ms
+    out[k + 7] = newly and 1 or 0
+  end
+end
+for _, k in ipairs(names) do
+  local s = state[k]
+  if s.dirty then
+    if s.ws ~= nil then
+      redis.call('SET', k, string.format('%d:%d:%d:%d', s.ws, s.rc, s.of, s.bu), 'PX', s.ttl + 1000)
+    else
+      redis.call('SET', k, string.format('%.17g', s.used) .. ':' .. now, 'PX', s.ttl)
+    end
+  end
 end
 return out
 )lua";
@@ -255,6 +297,24 @@ struct RedisStore::Connection {
     bool done = false;
   };
 
+  // A decision waiting for the batch's answer: its slice of the reply.
+  struct Waiter {
+    explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    std::vector<long long> values;  ///< allowed, then seven per check
+    std::size_t checks = 0;
+    bool done = false;
+    bool answered = false;
+  };
+  // The decisions sent in one script call.
+  struct Batch {
+    std::vector<std::string> args;  ///< EVALSHA sha numkeys keys... R per-request-args...
+    std::vector<std::shared_ptr<Waiter>> waiters;
+    Connection* conn = nullptr;
+    bool resent = false;
+  };
+  static constexpr std::size_t kMaxBatch = 64;
+
   Connection(RedisStore& s, asio::any_io_executor e) : store(s), ex(std::move(e)) {}
 
   RedisStore& store;
@@ -350,6 +410,117 @@ struct RedisStore::Connection {
     pending->timer.cancel();
   }
 
+  // The decisions queued during this turn of the event loop, sent together by flush().
+  std::vector<std::string> queued_keys;
+  std::vector<std::string> queued_args;
+  std::vector<std::shared_ptr<Waiter>> queued;
+  bool flush_posted = false;
+
+  // Queues one decision; the first of a turn posts the flush, so every decision made before
+  // the loop turns again goes in the same call.
+  std::shared_ptr<Waiter> enqueue(std::vector<std::string> keys, std::vector<std::string> args,
+                                  std::size_t checks) {
+    auto w = std::make_shared<Waiter>(ex);
+    w->checks = checks;
+    for (auto& k : keys) queued_keys.push_back(std::move(k));
+    queued_args.push_back(std::to_string(checks));
+    for (auto& a : args) queued_args.push_back(std::move(a));
+    queued.push_back(w);
+    if (queued.size() >= kMaxBatch) {
+      flush();
+    } else if (!flush_posted) {
+      flush_posted = true;
+      asio::post(ex, [this] { flush(); });
+    }
+    return w;
+  }
+
+  static void fail_all(Batch& b) {
+    for (auto& w : b.waiters) {
+      w->done = true;
+      w->timer.cancel();
+    }
+  }
+
+  void flush() {
+    flush_posted = false;
+    if (queued.empty()) return;
+    auto batch = std::make_unique<Batch>();
+    batch->conn = this;
+    batch->waiters = std::move(queued);
+    queued.clear();
+    auto& a = batch->args;
+    a.reserve(4 + queued_keys.size() + queued_args.size());
+    a.push_back("EVALSHA");
+    a.push_back(redis_script_sha());
+    a.push_back(std::to_string(queued_keys.size()));
+    for (auto& k : queued_keys) a.push_back(std::move(k));
+    a.push_back(std::to_string(batch->waiters.size()));
+    for (auto& v : queued_args) a.push_back(std::move(v));
+    queued_keys.clear();
+    queued_args.clear();
+    if (!store.available()) {
+      // The breaker opened while these waited: they go in-process at once, not to Redis.
+      failure = "Redis unavailable";
+      fail_all(*batch);
+      return;
+    }
+    if (ac && generation != store.generation_.load()) close();  // made before the last trip
+    if (!ac && !connect()) {
+      failure = "cannot connect";
+      fail_all(*batch);
+      return;
+    }
+    send_batch(std::move(batch));
+  }
+
+  void send_batch(std::unique_ptr<Batch> batch) {
+    Batch* raw = batch.release();
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    argv_of(raw->args, argv, lens);
+    if (redisAsyncCommandArgv(ac, &Connection::on_batch, raw, static_cast<int>(argv.size()),
+                              argv.data(), lens.data()) != REDIS_OK) {
+      failure = "cannot send";
+      fail_all(*raw);
+      delete raw;
+    }
+  }
+
+  static void on_batch(redisAsyncContext*, void* r, void* priv) {
+    std::unique_ptr<Batch> batch(static_cast<Batch*>(priv));
+    auto* reply = static_cast<redisReply*>(r);
+    if (reply && reply->type == REDIS_REPLY_ERROR && !batch->resent && batch->conn->ac &&
+        std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
+      // Redis was restarted or flushed: send the script itself once more.
+      batch->resent = true;
+      batch->args[0] = "EVAL";
+      batch->args[1] = kScript;
+      Connection* conn = batch->conn;
+      conn->send_batch(std::move(batch));
+      return;
+    }
+    std::size_t expected = 1;
+    for (const auto& w : batch->waiters) expected += 1 + 7 * w->checks;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == expected) {
+      std::size_t at = 1;
+      for (auto& w : batch->waiters) {
+        const std::size_t n = 1 + 7 * w->checks;
+        w->values.resize(n);
+        for (std::size_t i = 0; i < n; ++i) w->values[i] = reply->element[at + i]->integer;
+        at += n;
+        w->answered = true;
+      }
+    } else if (reply) {
+      batch->conn->failure = reply->type == REDIS_REPLY_ERROR
+                                 ? std::string(reply->str, reply->len)
+                                 : std::string("unexpected script answer");
+    } else {
+      batch->conn->failure = "connection lost";
+    }
+    fail_all(*batch);  // wakes every waiter; the answered ones carry their values
+  }
+
   void send(const std::vector<std::string>& args, redisCallbackFn* fn, void* priv) {
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
@@ -425,10 +596,12 @@ void RedisStore::trip(const std::string& why) {
 
 asio::awaitable<std::optional<Decision>> RedisStore::decide(const std::vector<Check>& checks) {
   auto& conn = connection_for_this_thread(co_await asio::this_coro::executor);
-  std::vector<std::string> args{"EVALSHA", redis_script_sha(), std::to_string(2 * checks.size())};
-  args.reserve(3 + checks.size() * 10);
-  for (const auto& c : checks) args.push_back(options_.key_prefix + c.key);
-  for (const auto& c : checks) args.push_back(options_.key_prefix + c.key + kBoxSuffix);
+  std::vector<std::string> keys;
+  keys.reserve(2 * checks.size());
+  for (const auto& c : checks) keys.push_back(options_.key_prefix + c.key);
+  for (const auto& c : checks) keys.push_back(options_.key_prefix + c.key + kBoxSuffix);
+  std::vector<std::string> args;
+  args.reserve(8 * checks.size());
   for (const auto& c : checks) {
     const Rule& r = *c.rule;
     args.push_back(num(r.per_ms()));
@@ -440,36 +613,41 @@ asio::awaitable<std::optional<Decision>> RedisStore::decide(const std::vector<Ch
     args.push_back(ms(r.max_penalty));
     args.push_back(r.shadow ? "1" : "0");
   }
-  auto reply = co_await conn.call(args, options_.timeout);
-  if (reply && reply->type == REDIS_REPLY_ERROR && reply->str.starts_with("NOSCRIPT")) {
-    args[0] = "EVAL";
-    args[1] = kScript;  // Redis was restarted or flushed: send the script once more
-    reply = co_await conn.call(args, options_.timeout);
+  auto waiter = conn.enqueue(std::move(keys), std::move(args), checks.size());
+  if (!waiter->done) {
+    waiter->timer.expires_after(options_.timeout);
+    boost::system::error_code ec;
+    co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  if (!reply) {
-    trip(conn.failure);
+  if (!waiter->done) {
+    // Too slow: give up on this connection (its late answers would be out of step); every
+    // decision still waiting on it fails over too.
+    conn.failure = "no answer within " + std::to_string(options_.timeout.count()) + " ms";
+    const std::string why = conn.failure;
+    conn.close();
+    trip(why);
     co_return std::nullopt;
   }
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements.size() != 2 + 7 * checks.size()) {
-    trip(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected script answer");
+  if (!waiter->answered) {
+    trip(conn.failure.empty() ? "connection lost" : conn.failure);
     co_return std::nullopt;
   }
   calls_.fetch_add(1, std::memory_order_relaxed);
   Decision d;
   d.store = StoreMode::kRedis;
-  const auto& e = reply->elements;
+  const auto& e = waiter->values;
   for (std::size_t i = 0; i < checks.size(); ++i) {
-    const auto* v = &e[2 + 7 * i];
+    const auto* v = &e[1 + 7 * i];
     RuleOutcome o;
     o.rule = checks[i].rule;
     o.key = checks[i].key;
-    o.verdict.allowed = v[0].integer == 1;
-    o.verdict.remaining = static_cast<double>(v[1].integer) / 1000.0;
-    o.verdict.retry_ms = v[2].integer;
-    o.verdict.reset_ms = v[3].integer;
-    o.blocked = v[4].integer == 1;
-    o.blocked_ms = v[5].integer;
-    o.penalized = v[6].integer == 1;
+    o.verdict.allowed = v[0] == 1;
+    o.verdict.remaining = static_cast<double>(v[1]) / 1000.0;
+    o.verdict.retry_ms = v[2];
+    o.verdict.reset_ms = v[3];
+    o.blocked = v[4] == 1;
+    o.blocked_ms = v[5];
+    o.penalized = v[6] == 1;
     d.outcomes.push_back(std::move(o));
   }
   summarize(d);
