@@ -121,7 +121,7 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
     if (!app.backups) co_return Response::from_error(no_backup_dir());
     auto made = co_await app.workers->run([&] { return app.backups->run_now(); });
     if (!made) co_return Response::from_error(std::move(made).error());
-    const auto client = client_of(req, ctx);
+    const auto client = auth::client_info(req, ctx);
     const auto who = *ctx.principal;
     const std::string name = std::filesystem::path(made->path).filename().string();
     co_await app.workers->run(
@@ -245,7 +245,7 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
          "status":{"type":"string","enum":["shutting_down"]}}})"),
                                 schema(R"({"status":"shutting_down","drain_timeout_ms":25000})")});
   shutdown.handler = [&app](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
-    const auto client = client_of(req, ctx);
+    const auto client = auth::client_info(req, ctx);
     const auto who = *ctx.principal;
     co_await app.workers->run([&] {
       (void)app.auth->record("admin_shutdown", &who, "", client, "POST /admin/shutdown");

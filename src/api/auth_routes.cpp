@@ -77,7 +77,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
         const auto password = f.required_string("password", 1, 1024);
         const auto mfa_code = f.optional_string("mfa_code", 32).value_or("");
         if (!f.ok()) co_return Response::from_error(f.error());
-        const auto client = client_of(req, ctx);
+        const auto client = auth::client_info(req, ctx);
         auto result =
             co_await workers.run([&] { return auth.login(login_id, password, mfa_code, client); });
         if (!result) {
@@ -134,7 +134,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
   auto logout =
       route("POST", "/auth/logout", "Sign out (revokes the current session)",
             [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
-              const auto client = client_of(req, ctx);
+              const auto client = auth::client_info(req, ctx);
               auto st = co_await workers.run([&] { return auth.logout(*ctx.principal, client); });
               if (!st) co_return Response::from_error(st.error());
               co_return ok_json(json::object{{"logged_out", true}});
@@ -150,7 +150,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
               const auto current = f.required_string("current_password", 1, 1024);
               const auto next = f.required_string("new_password", 1, 1024);
               if (!f.ok()) co_return Response::from_error(f.error());
-              const auto client = client_of(req, ctx);
+              const auto client = auth::client_info(req, ctx);
               auto st = co_await workers.run(
                   [&] { return auth.change_password(*ctx.principal, current, next, client); });
               if (!st) co_return Response::from_error(st.error());
@@ -198,7 +198,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
       route("DELETE", "/auth/sessions/{session_id}", "Revoke one session",
             [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
               const std::string id(ctx.param("session_id"));
-              const auto client = client_of(req, ctx);
+              const auto client = auth::client_info(req, ctx);
               bool found = false;
               auto st = co_await workers.run([&] {
                 return auth.db().write([&](db::Tx& tx) -> Status {
@@ -234,7 +234,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
   auto revoke_others =
       route("DELETE", "/auth/sessions", "Revoke every session of the caller but the current one",
             [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
-              const auto client = client_of(req, ctx);
+              const auto client = auth::client_info(req, ctx);
               std::int64_t n = 0;
               auto st = co_await workers.run([&] {
                 return auth.db().write([&](db::Tx& tx) -> Status {
@@ -278,7 +278,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
       "POST", "/auth/unlock-account/{login_id}", "Clear a login id's failures and lock",
       [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
         const std::string login_id(ctx.param("login_id"));
-        const auto client = client_of(req, ctx);
+        const auto client = auth::client_info(req, ctx);
         auto st =
             co_await workers.run([&] { return auth.unlock(login_id, *ctx.principal, client); });
         if (!st) co_return Response::from_error(st.error());
@@ -299,7 +299,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
           f.fail("email", "Invalid email format", "value_error.email");
         }
         if (!f.ok()) co_return Response::from_error(f.error());
-        const auto client = client_of(req, ctx);
+        const auto client = auth::client_info(req, ctx);
         auto st = co_await workers.run([&] { return auth.request_password_reset(email, client); });
         if (!st) co_return Response::from_error(st.error());
         // The same answer whether or not the address belongs to an account.
@@ -328,7 +328,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
         const auto token = f.required_string("token", 1, 256);
         const auto next = f.required_string("new_password", 1, 1024);
         if (!f.ok()) co_return Response::from_error(f.error());
-        const auto client = client_of(req, ctx);
+        const auto client = auth::client_info(req, ctx);
         auto st = co_await workers.run([&] { return auth.reset_password(token, next, client); });
         if (!st) co_return Response::from_error(st.error());
         co_return ok_json(json::object{{"password_reset", true}});
@@ -352,7 +352,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
                        http::Fields f(o);
                        const auto password = f.required_string("password", 1, 1024);
                        if (!f.ok()) co_return Response::from_error(f.error());
-                       const auto client = client_of(req, ctx);
+                       const auto client = auth::client_info(req, ctx);
                        auto r = co_await workers.run(
                            [&] { return auth.setup_mfa(*ctx.principal, password, client); });
                        if (!r) co_return Response::from_error(std::move(r).error());
@@ -384,7 +384,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
               http::Fields f(o);
               const auto code = f.required_string("code", 1, 32);
               if (!f.ok()) co_return Response::from_error(f.error());
-              const auto client = client_of(req, ctx);
+              const auto client = auth::client_info(req, ctx);
               auto st = co_await workers.run(
                   [&] { return auth.verify_mfa_setup(*ctx.principal, code, client); });
               if (!st) co_return Response::from_error(st.error());
@@ -400,7 +400,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
                          const auto password = f.required_string("password", 1, 1024);
                          const auto code = f.required_string("code", 1, 32);
                          if (!f.ok()) co_return Response::from_error(f.error());
-                         const auto client = client_of(req, ctx);
+                         const auto client = auth::client_info(req, ctx);
                          auto st = co_await workers.run([&] {
                            return auth.disable_mfa(*ctx.principal, password, code, client);
                          });

@@ -182,7 +182,7 @@ std::vector<http::RouteSpec> ratelimit_routes(AppContext& app) {
                                               0,
                                               "Redis clear failed"});
     }
-    const auto client = client_of(req, ctx);
+    const auto client = auth::client_info(req, ctx);
     auto& auth = *app.auth;
     const auto who = *ctx.principal;
     const std::string details = type + " " + id + ": " + std::to_string(*cleared) + " keys";

@@ -4,11 +4,6 @@
 
 namespace evald::api {
 
-auth::ClientInfo client_of(const http::Request& req, const http::RequestContext& ctx) {
-  return {ctx.client_ip, std::string(req.headers.get("User-Agent").value_or("").substr(0, 256)),
-          ctx.request_id};
-}
-
 http::Response ok_json(const boost::json::value& v, unsigned status) {
   return http::Response::json(status, boost::json::serialize(v));
 }

@@ -8,8 +8,6 @@
 
 namespace evald::api {
 
-/// Who is asking, for security events: client IP (as the limiter found it), user agent, id.
-auth::ClientInfo client_of(const http::Request& req, const http::RequestContext& ctx);
 /// 200 (or `status`) with `v` serialized.
 http::Response ok_json(const boost::json::value& v, unsigned status = 200);
 /// A JSON schema (or example) written as text.

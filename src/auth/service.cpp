@@ -133,6 +133,11 @@ Result<bool> AuthService::consume_second_factor(db::Tx& tx, const MfaState& mfa,
   return *used;
 }
 
+ClientInfo client_info(const http::Request& req, const http::RequestContext& ctx) {
+  return {ctx.client_ip, std::string(req.headers.get("User-Agent").value_or("").substr(0, 256)),
+          ctx.request_id};
+}
+
 std::string_view to_string(LoginOutcome o) {
   switch (o) {
     case LoginOutcome::kSuccess:

@@ -19,6 +19,7 @@
 #include "core/clock.hpp"
 #include "db/database.hpp"
 #include "http/context.hpp"
+#include "http/message.hpp"
 
 namespace evald::auth {
 
@@ -32,6 +33,10 @@ struct ClientInfo {
   std::string user_agent;
   std::string request_id;
 };
+
+/// Who is asking, for security events: the client IP (as the rate limiter found it, trusted
+/// proxies included), the user agent (at most 256 characters) and the request id.
+ClientInfo client_info(const http::Request& req, const http::RequestContext& ctx);
 
 struct MfaSetup {
   std::string secret;  ///< base32, for manual entry

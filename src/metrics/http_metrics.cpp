@@ -56,23 +56,26 @@ void HttpMetrics::observe(std::string_view method, const std::string* route, uns
   if (error) ++s.errors[static_cast<std::size_t>(*error) % s.errors.size()];
 }
 
-void HttpMetrics::collect(std::vector<prometheus::MetricFamily>& out) const {
-  std::map<std::tuple<std::string_view, std::string_view, unsigned>, std::uint64_t> requests;
-  std::map<std::pair<std::string_view, std::string_view>, Latency> latency;
-  std::array<std::uint64_t, 32> errors{};
+HttpMetrics::Merged HttpMetrics::merge() const {
+  Merged m;
   for (const auto& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [k, n] : s.requests) {
-      requests[{std::get<0>(k), *std::get<1>(k), std::get<2>(k)}] += n;
+      m.requests[{std::get<0>(k), *std::get<1>(k), std::get<2>(k)}] += n;
     }
     for (const auto& [k, l] : s.latency) {
-      auto& into = latency[{k.first, *k.second}];
+      auto& into = m.latency[{k.first, *k.second}];
       for (std::size_t i = 0; i < l.buckets.size(); ++i) into.buckets[i] += l.buckets[i];
       into.sum += l.sum;
       into.count += l.count;
     }
-    for (std::size_t i = 0; i < errors.size(); ++i) errors[i] += s.errors[i];
+    for (std::size_t i = 0; i < m.errors.size(); ++i) m.errors[i] += s.errors[i];
   }
+  return m;
+}
+
+void HttpMetrics::collect(std::vector<prometheus::MetricFamily>& out) const {
+  const auto [requests, latency, errors] = merge();
 
   prometheus::MetricFamily total{
       "http_requests_total", "HTTP requests answered", prometheus::MetricType::Counter, {}};
@@ -129,23 +132,19 @@ void HttpMetrics::collect(std::vector<prometheus::MetricFamily>& out) const {
 
 HttpTotals HttpMetrics::totals() const {
   HttpTotals t;
-  std::array<std::uint64_t, 32> errors{};
-  for (const auto& s : shards_) {
-    std::lock_guard lock(s.mu);
-    for (const auto& [k, n] : s.requests) {
-      t.requests += n;
-      const unsigned status = std::get<2>(k);
-      if (status >= 500) {
-        t.errors_5xx += n;
-      } else if (status >= 400) {
-        t.errors_4xx += n;
-      }
+  const auto [requests, latency, errors] = merge();
+  for (const auto& [k, n] : requests) {
+    t.requests += n;
+    const unsigned status = std::get<2>(k);
+    if (status >= 500) {
+      t.errors_5xx += n;
+    } else if (status >= 400) {
+      t.errors_4xx += n;
     }
-    for (const auto& [k, l] : s.latency) {
-      t.duration_sum += l.sum;
-      for (std::size_t i = 0; i < l.buckets.size(); ++i) t.latency[i] += l.buckets[i];
-    }
-    for (std::size_t i = 0; i < errors.size(); ++i) errors[i] += s.errors[i];
+  }
+  for (const auto& [k, l] : latency) {
+    t.duration_sum += l.sum;
+    for (std::size_t i = 0; i < l.buckets.size(); ++i) t.latency[i] += l.buckets[i];
   }
   for (std::size_t i = 0; i <= static_cast<std::size_t>(ErrorCode::kInternalServerError); ++i) {
     if (!errors[i]) continue;

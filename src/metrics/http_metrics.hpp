@@ -65,6 +65,13 @@ class HttpMetrics {
     std::array<std::uint64_t, 32> errors{};
   };
   Shard& shard();
+  // Every shard's figures added up, labelled by route text.
+  struct Merged {
+    std::map<std::tuple<std::string_view, std::string_view, unsigned>, std::uint64_t> requests;
+    std::map<std::pair<std::string_view, std::string_view>, Latency> latency;
+    std::array<std::uint64_t, 32> errors{};
+  };
+  Merged merge() const;
 
   static constexpr std::size_t kShards = 16;
   std::array<Shard, kShards> shards_;

@@ -26,9 +26,7 @@ class AdminNetwork final : public http::Middleware {
     // A security event each, but at most one a minute per address: a flood from outside must
     // not become a flood of writes.
     if (limiter_.should_report("admin_network|" + ctx.client_ip)) {
-      auth::ClientInfo client{
-          ctx.client_ip, std::string(req.headers.get("User-Agent").value_or("").substr(0, 256)),
-          ctx.request_id};
+      auth::ClientInfo client = auth::client_info(req, ctx);
       std::string details =
           req.method + " " + ctx.route->path + " from outside ADMIN_ALLOWED_CIDRS";
       workers_.post([&auth = auth_, client = std::move(client), details = std::move(details)] {

@@ -61,8 +61,7 @@ class Authenticate final : public http::Middleware {
     if (!roles.empty() && std::none_of(roles.begin(), roles.end(), [&](http::Role r) {
           return http::to_string(r) == claims->role;
         })) {
-      const auth::ClientInfo client{
-          ctx.client_ip, std::string(req.headers.get("User-Agent").value_or("")), ctx.request_id};
+      const auth::ClientInfo client = auth::client_info(req, ctx);
       co_await workers_.run([&] {
         return auth_.record("authz_fail", &*ctx.principal, "", client,
                             req.method + " " + ctx.route->path);

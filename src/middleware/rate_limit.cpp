@@ -104,9 +104,7 @@ class RateLimit final : public http::Middleware {
   // The refusal as a security event, written off the request path (the refusal does not wait).
   void report(const http::Request& req, const http::RequestContext& ctx,
               const ratelimit::RequestInfo& info, const ratelimit::RuleOutcome& o) {
-    auth::ClientInfo client{info.client_ip,
-                            std::string(req.headers.get("User-Agent").value_or("").substr(0, 256)),
-                            ctx.request_id};
+    auth::ClientInfo client = auth::client_info(req, ctx);
     http::Principal who;
     who.user_id = info.user_id;
     std::string details = o.rule->name + " on " + info.route + (o.blocked ? " (penalty)" : "");

@@ -97,15 +97,6 @@ std::size_t LocalStore::clear_prefix(const std::string& prefix) {
   return n;
 }
 
-std::size_t LocalStore::blocked_count(std::int64_t now_ms) const {
-  std::size_t n = 0;
-  for (const auto& s : shards_) {
-    std::lock_guard lock(s.mu);
-    for (const auto& kv : s.entries) n += blocked(kv.second.penalty, now_ms) ? 1 : 0;
-  }
-  return n;
-}
-
 std::size_t LocalStore::size() const {
   std::size_t n = 0;
   for (const auto& s : shards_) {

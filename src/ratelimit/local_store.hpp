@@ -42,8 +42,6 @@ class LocalStore {
   /// Forgets every key that begins with `prefix`; how many.
   std::size_t clear_prefix(const std::string& prefix);
   std::size_t size() const;
-  /// Keys in the penalty box now.
-  std::size_t blocked_count(std::int64_t now_ms) const;
 
  private:
   struct Entry {

@@ -465,9 +465,7 @@ struct RedisStore::Connection {
       fail_all(*batch);
       return;
     }
-    if (ac && generation != store.generation_.load()) close();  // made before the last trip
-    if (!ac && !connect()) {
-      failure = "cannot connect";
+    if (!ensure_connected()) {
       fail_all(*batch);
       return;
     }
@@ -476,12 +474,7 @@ struct RedisStore::Connection {
 
   void send_batch(std::unique_ptr<Batch> batch) {
     Batch* raw = batch.release();
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    argv_of(raw->args, argv, lens);
-    if (redisAsyncCommandArgv(ac, &Connection::on_batch, raw, static_cast<int>(argv.size()),
-                              argv.data(), lens.data()) != REDIS_OK) {
-      failure = "cannot send";
+    if (!send(raw->args, &Connection::on_batch, raw)) {
       fail_all(*raw);
       delete raw;
     }
@@ -521,30 +514,37 @@ struct RedisStore::Connection {
     fail_all(*batch);  // wakes every waiter; the answered ones carry their values
   }
 
-  void send(const std::vector<std::string>& args, redisCallbackFn* fn, void* priv) {
+  // Queues a command on the connection; false (and `failure` set) when hiredis refuses it.
+  bool send(const std::vector<std::string>& args, redisCallbackFn* fn, void* priv) {
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
     argv_of(args, argv, lens);
-    redisAsyncCommandArgv(ac, fn, priv, static_cast<int>(argv.size()), argv.data(), lens.data());
+    if (redisAsyncCommandArgv(ac, fn, priv, static_cast<int>(argv.size()), argv.data(),
+                              lens.data()) == REDIS_OK) {
+      return true;
+    }
+    failure = "cannot send";
+    return false;
+  }
+
+  // A live connection of the current generation (one made before the last trip is replaced).
+  bool ensure_connected() {
+    if (ac && generation != store.generation_.load()) close();
+    if (!ac && !connect()) {
+      failure = "cannot connect";
+      return false;
+    }
+    return true;
   }
 
   // One command; nullopt when the connection failed or the answer did not come in time.
   asio::awaitable<std::optional<Reply>> call(const std::vector<std::string>& args,
                                              milliseconds timeout) {
-    if (ac && generation != store.generation_.load()) close();  // made before the last trip
-    if (!ac && !connect()) {
-      failure = "cannot connect";
-      co_return std::nullopt;
-    }
+    if (!ensure_connected()) co_return std::nullopt;
     auto pending = std::make_shared<Pending>(ex);
     auto* holder = new std::shared_ptr<Pending>(pending);
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    argv_of(args, argv, lens);
-    if (redisAsyncCommandArgv(ac, &Connection::on_reply, holder, static_cast<int>(argv.size()),
-                              argv.data(), lens.data()) != REDIS_OK) {
+    if (!send(args, &Connection::on_reply, holder)) {
       delete holder;
-      failure = "cannot send";
       co_return std::nullopt;
     }
     pending->timer.expires_after(timeout);
