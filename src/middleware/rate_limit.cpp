@@ -1,6 +1,9 @@
 #include <sodium.h>
 
 #include <cmath>
+#include <iterator>
+
+#include <fmt/format.h>
 
 #include "auth/service.hpp"
 #include "http/route.hpp"
@@ -14,22 +17,29 @@ namespace {
 
 std::int64_t seconds_up(std::int64_t ms) { return (ms + 999) / 1000; }
 
+// The headers are new to the response (nothing before this layer sets them): appended, not
+// replaced, and formatted without temporaries; this runs on every limited request.
 void set_headers(http::Response& res, const ratelimit::RuleOutcome& o) {
   const auto& r = *o.rule;
   const auto limit = static_cast<long long>(r.burst);
   const auto remaining = static_cast<long long>(std::floor(std::max(0.0, o.verdict.remaining)));
   const auto reset = seconds_up(std::max(o.verdict.reset_ms, o.blocked ? o.blocked_ms : 0));
   const auto window = std::chrono::duration_cast<std::chrono::seconds>(r.window).count();
-  res.headers.set("X-RateLimit-Limit", std::to_string(limit));
-  res.headers.set("X-RateLimit-Remaining", std::to_string(remaining));
-  res.headers.set("X-RateLimit-Reset", std::to_string(reset));
-  res.headers.set("X-RateLimit-Window", std::to_string(window));
+  fmt::memory_buffer buf;
+  auto add = [&](std::string_view name, fmt::string_view format, const auto&... args) {
+    buf.clear();
+    fmt::vformat_to(std::back_inserter(buf), format, fmt::make_format_args(args...));
+    res.headers.add(name, std::string_view(buf.data(), buf.size()));
+  };
+  res.headers.reserve(res.headers.fields().size() + 6);
+  add("X-RateLimit-Limit", "{}", limit);
+  add("X-RateLimit-Remaining", "{}", remaining);
+  add("X-RateLimit-Reset", "{}", reset);
+  add("X-RateLimit-Window", "{}", window);
   // draft-ietf-httpapi-ratelimit-headers-07
-  res.headers.set("RateLimit-Policy",
-                  std::to_string(static_cast<long long>(r.limit)) + ";w=" + std::to_string(window) +
-                      ";burst=" + std::to_string(limit) + ";policy=\"" + r.name + "\"");
-  res.headers.set("RateLimit", "limit=" + std::to_string(limit) + ", remaining=" +
-                                   std::to_string(remaining) + ", reset=" + std::to_string(reset));
+  add("RateLimit-Policy", "{};w={};burst={};policy=\"{}\"", static_cast<long long>(r.limit), window,
+      limit, r.name);
+  add("RateLimit", "limit={}, remaining={}, reset={}", limit, remaining, reset);
 }
 
 class RateLimit final : public http::Middleware {

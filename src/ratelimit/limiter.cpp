@@ -85,13 +85,13 @@ Decision Limiter::check_local(const RequestInfo& request) {
 boost::asio::awaitable<Decision> Limiter::check(const RequestInfo& request) {
   if (!redis_active()) co_return check_local(request);
   const RuleSet* rules = rules_.load(std::memory_order_acquire);
-  const auto checks = checks_for(*rules, request);
+  auto checks = checks_for(*rules, request);
   auto shared = co_await redis_->decide(checks);
   Decision d;
   if (shared) {
     d = std::move(*shared);
   } else {
-    d = local_.decide(checks, now_ms());
+    d = local_.decide(std::move(checks), now_ms());
     d.store = StoreMode::kFallback;
   }
   d.rules = rules;

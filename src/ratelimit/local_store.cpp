@@ -27,7 +27,7 @@ void LocalStore::evict_idle(Shard& s, std::int64_t now_ms) {
   });
 }
 
-Decision LocalStore::decide(const std::vector<Check>& checks, std::int64_t now_ms) {
+Decision LocalStore::decide(std::vector<Check> checks, std::int64_t now_ms) {
   // A request has a handful of checks: no allocation for the bookkeeping.
   Small<std::size_t> order;
   for (const auto& c : checks) order.push_back(shard_of(c.key));
@@ -48,7 +48,7 @@ Decision LocalStore::decide(const std::vector<Check>& checks, std::int64_t now_m
     entries.push_back(&e);
     RuleOutcome o;
     o.rule = checks[i].rule;
-    o.key = checks[i].key;
+    o.key = std::move(checks[i].key);
     o.verdict = peek(e.bucket, *o.rule, now_ms);
     if (blocked(e.penalty, now_ms)) {
       o.blocked = true;

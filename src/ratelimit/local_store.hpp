@@ -36,7 +36,8 @@ class LocalStore {
  public:
   explicit LocalStore(std::size_t max_keys = 1'000'000);
 
-  Decision decide(const std::vector<Check>& checks, std::int64_t now_ms);
+  /// Takes the checks by value: their keys move into the outcomes.
+  Decision decide(std::vector<Check> checks, std::int64_t now_ms);
   /// Forgets the bucket and penalty of a key; true when there was one.
   bool clear(const std::string& key);
   /// Forgets every key that begins with `prefix`; how many.
