@@ -36,6 +36,20 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app);
 /// GET /health/metrics (Prometheus).
 std::vector<http::RouteSpec> metrics_routes(AppContext& app);
 
+/// The evaluation domain (docs/DOMAIN.md), one table per resource:
+/// /api/users, /api/evaluators, /auth/secretary-signup, /api/admin/secretary-requests.
+std::vector<http::RouteSpec> user_routes(AppContext& app);
+/// /api/projects, /api/projects/{id}/companies, /api/companies.
+std::vector<http::RouteSpec> project_routes(AppContext& app);
+/// /api/templates.
+std::vector<http::RouteSpec> template_routes(AppContext& app);
+/// /api/assignments and /api/evaluations.
+std::vector<http::RouteSpec> evaluation_routes(AppContext& app);
+/// /api/projects/{id}/results and /export.
+std::vector<http::RouteSpec> result_routes(AppContext& app);
+/// /api/companies/{id}/files and /api/files.
+std::vector<http::RouteSpec> file_routes(AppContext& app);
+
 /// Every route of the server, in registration order.
 std::vector<http::RouteSpec> all_routes(AppContext& app);
 

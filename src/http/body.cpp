@@ -1,7 +1,12 @@
 #include "http/body.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse_query.hpp>
+#include <chrono>
+#include <cmath>
+
+#include "core/time_format.hpp"
 
 namespace evald::http {
 namespace {
@@ -113,6 +118,169 @@ std::optional<std::string> Fields::optional_string(std::string_view name, std::s
 
 void Fields::fail(std::string field, std::string message, std::string code) {
   errors_.push_back(FieldError{std::move(field), std::move(message), std::move(code), {}});
+}
+
+namespace {
+
+bool is_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string format_bound(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
+  std::string s = std::to_string(v);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+bool is_valid_email(std::string_view e) {
+  if (e.size() < 3 || e.size() > 254) return false;
+  const auto at = e.find('@');
+  if (at == std::string_view::npos || at == 0 || e.find('@', at + 1) != std::string_view::npos) {
+    return false;
+  }
+  const auto domain = e.substr(at + 1);
+  const auto dot = domain.find('.');
+  if (dot == std::string_view::npos || dot == 0 || domain.back() == '.') return false;
+  return std::none_of(e.begin(), e.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+}
+
+bool is_valid_date(std::string_view d) {
+  if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
+  if (!is_digits(d.substr(0, 4)) || !is_digits(d.substr(5, 2)) || !is_digits(d.substr(8, 2))) {
+    return false;
+  }
+  const int y = std::stoi(std::string(d.substr(0, 4)));
+  const int m = std::stoi(std::string(d.substr(5, 2)));
+  const int day = std::stoi(std::string(d.substr(8, 2)));
+  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{unsigned(m)},
+                                        std::chrono::day{unsigned(day)}};
+  return y >= 1900 && ymd.ok();
+}
+
+std::optional<double> Fields::optional_number(std::string_view name, double min, double max) {
+  const auto* v = obj_.if_contains(name);
+  if (!v || v->is_null()) return std::nullopt;
+  return required_number(name, min, max);
+}
+
+double Fields::required_number(std::string_view name, double min, double max) {
+  const auto* v = obj_.if_contains(name);
+  if (!v || v->is_null()) {
+    fail(std::string(name), "Field required", "value_error.missing");
+    return 0;
+  }
+  if (!v->is_number()) {
+    fail(std::string(name), "Must be a number", "type_error.number");
+    return 0;
+  }
+  const double d = v->to_number<double>();
+  if (!std::isfinite(d) || d < min || d > max) {
+    fail(std::string(name), "Must be between " + format_bound(min) + " and " + format_bound(max),
+         "value_error.number.range");
+  }
+  return d;
+}
+
+std::optional<std::int64_t> Fields::optional_integer(std::string_view name, std::int64_t min,
+                                                     std::int64_t max) {
+  const auto* v = obj_.if_contains(name);
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_number()) {
+    fail(std::string(name), "Must be an integer", "type_error.integer");
+    return std::nullopt;
+  }
+  const double d = v->to_number<double>();
+  if (d != std::floor(d)) {
+    fail(std::string(name), "Must be an integer", "type_error.integer");
+    return std::nullopt;
+  }
+  if (d < static_cast<double>(min) || d > static_cast<double>(max)) {
+    fail(std::string(name),
+         "Must be between " + std::to_string(min) + " and " + std::to_string(max),
+         "value_error.number.range");
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(d);
+}
+
+std::optional<bool> Fields::optional_bool(std::string_view name) {
+  const auto* v = obj_.if_contains(name);
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_bool()) {
+    fail(std::string(name), "Must be true or false", "type_error.bool");
+    return std::nullopt;
+  }
+  return v->as_bool();
+}
+
+std::optional<std::string> Fields::optional_date(std::string_view name) {
+  auto s = optional_string(name, 10);
+  if (!s) return s;
+  if (!is_valid_date(*s)) {
+    fail(std::string(name), "Must be a date YYYY-MM-DD", "value_error.date");
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<std::string> Fields::optional_datetime(std::string_view name) {
+  auto s = optional_string(name, 64);
+  if (!s) return s;
+  auto n = normalize_iso8601(*s);
+  if (!n) {
+    fail(std::string(name), "Must be an ISO 8601 time with a zone, e.g. 2026-03-01T09:00:00Z",
+         "value_error.datetime");
+  }
+  return n;
+}
+
+std::optional<std::string> Fields::optional_enum(std::string_view name,
+                                                 std::initializer_list<std::string_view> allowed) {
+  auto s = optional_string(name, 64);
+  if (!s) return s;
+  for (auto a : allowed) {
+    if (*s == a) return s;
+  }
+  std::string list;
+  for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  fail(std::string(name), "Must be one of: " + list, "value_error.enum");
+  return std::nullopt;
+}
+
+std::string Fields::required_email(std::string_view name) {
+  std::string s = required_string(name, 1, 254);
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!s.empty() && !is_valid_email(s)) {
+    fail(std::string(name), "Invalid email format", "value_error.email");
+  }
+  return s;
+}
+
+const json::array* Fields::optional_array(std::string_view name, std::size_t max_items) {
+  const auto* v = obj_.if_contains(name);
+  if (!v || v->is_null()) return nullptr;
+  if (!v->is_array()) {
+    fail(std::string(name), "Must be an array", "type_error.list");
+    return nullptr;
+  }
+  if (v->as_array().size() > max_items) {
+    fail(std::string(name), "At most " + std::to_string(max_items) + " entries",
+         "value_error.list.max_items");
+    return nullptr;
+  }
+  return &v->as_array();
+}
+
+void Fields::reject_unknown(std::initializer_list<std::string_view> known) {
+  for (const auto& kv : obj_) {
+    const std::string_view k = kv.key();
+    if (std::find(known.begin(), known.end(), k) == known.end()) {
+      fail(std::string(k.substr(0, 64)), "Unknown field", "value_error.extra");
+    }
+  }
 }
 
 ApiError Fields::error() const {

@@ -1,0 +1,29 @@
+#pragma once
+/// Shared parts of the evaluation domain's services (docs/DOMAIN.md): who acts, and the errors
+/// every resource answers with. Services take a db::Tx or db::Database and hold the SQL; they know
+/// nothing of HTTP.
+
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace evald::domain {
+
+/// The signed-in caller as the services see them.
+struct Actor {
+  std::string user_id;
+  std::string role;  ///< admin, secretary or evaluator
+  bool is_admin() const { return role == "admin"; }
+  bool is_staff() const { return role == "admin" || role == "secretary"; }
+  bool is_evaluator() const { return role == "evaluator"; }
+};
+
+/// 404 with the resource's name: also what a caller gets for an object they may not see.
+ApiError not_found(std::string_view what);
+/// 409 CONFLICT.
+ApiError conflict(std::string message, std::vector<FieldError> details = {});
+/// 422 BUSINESS_LOGIC_ERROR: the request is well formed but the current state forbids it.
+ApiError business(std::string message);
+
+}  // namespace evald::domain
