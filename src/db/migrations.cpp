@@ -256,6 +256,14 @@ const std::vector<Migration>& migrations() {
       {1, "initial schema: evaluation domain and account security", kSchemaV1},
       {2, "MFA: backup codes waiting for the setup to be verified",
        "ALTER TABLE mfa_secrets ADD COLUMN pending_backup_codes TEXT"},
+      {3, "evaluation domain: sheet opinion and review time, sign-up decision reason, indexes",
+       "ALTER TABLE evaluation_sheets ADD COLUMN opinion TEXT;\n"
+       "ALTER TABLE evaluation_sheets ADD COLUMN reviewed_at TEXT;\n"
+       "ALTER TABLE secretary_requests ADD COLUMN decision_reason TEXT;\n"
+       "CREATE INDEX idx_sheets_template_status ON evaluation_sheets (template_id, status);\n"
+       "CREATE INDEX idx_users_created ON users (created_at);\n"
+       "CREATE INDEX idx_projects_created ON projects (created_at);\n"
+       "CREATE INDEX idx_templates_created ON templates (created_at);\n"},
   };
   return list;
 }
