@@ -270,8 +270,9 @@ Status AuthService::change_password(const http::Principal& who, const std::strin
   auto user = me(who);
   if (!user) return std::move(user).error();
   if (!verify_hash(current, user->password_hash)) {
-    // Guessing the current password with a stolen token counts like a failed login.
-    db_.write([&](db::Tx& tx) -> Status {
+    // Guessing the current password with a stolen token counts like a failed login; when that
+    // cannot be recorded, the guess is not answered either.
+    auto counted = db_.write([&](db::Tx& tx) -> Status {
       auto s = lockout_.record_failure(tx, user->login_id);
       if (!s) return std::move(s).error();
       return record_event(
@@ -280,6 +281,7 @@ Status AuthService::change_password(const http::Principal& who, const std::strin
                         client.user_agent, client.request_id, "wrong current password"},
           now());
     });
+    if (!counted) return counted.error();
     return ApiError::validation(
         "Request validation failed",
         {{"current_password", "Current password is incorrect", "value_error.password", {}}});

@@ -24,7 +24,30 @@ std::string format_iso8601(SystemTime t, bool with_millis) {
                      hms.minutes().count(), hms.seconds().count(), ms);
 }
 
-std::optional<std::string> normalize_iso8601(std::string_view t) {
+std::optional<std::string> normalize_iso8601(std::string_view text) {
+  // The zone: "Z", or an offset ("+09:00", "-0530") that is applied to give UTC.
+  std::string_view t = text;
+  int offset_minutes = 0;
+  if (!t.empty() && t.back() == 'Z') {
+    t.remove_suffix(1);
+  } else if (const auto sign = t.find_last_of("+-");
+             sign != std::string_view::npos && sign >= 19 &&
+             (t.size() - sign == 6 || t.size() - sign == 5)) {
+    // "+HH:MM" (extended) or "+HHMM" (basic format).
+    const auto z = t.substr(sign);
+    if (z.size() == 6 && z[3] != ':') return std::nullopt;
+    auto d2 = [&](std::size_t i) {
+      return (z[i] >= '0' && z[i] <= '9' && z[i + 1] >= '0' && z[i + 1] <= '9')
+                 ? (z[i] - '0') * 10 + (z[i + 1] - '0')
+                 : -1;
+    };
+    const int hh = d2(1), mm = d2(z.size() == 6 ? 4 : 3);
+    if (hh < 0 || mm < 0 || hh > 23 || mm > 59) return std::nullopt;
+    offset_minutes = (z[0] == '-' ? -1 : 1) * (hh * 60 + mm);
+    t = t.substr(0, sign);
+  } else {
+    return std::nullopt;
+  }
   auto digits = [&](std::size_t from, std::size_t n) {
     if (from + n > t.size()) return false;
     for (std::size_t i = from; i < from + n; ++i) {
@@ -32,9 +55,9 @@ std::optional<std::string> normalize_iso8601(std::string_view t) {
     }
     return true;
   };
-  if (t.size() < 20 || !digits(0, 4) || t[4] != '-' || !digits(5, 2) || t[7] != '-' ||
+  if (t.size() < 19 || !digits(0, 4) || t[4] != '-' || !digits(5, 2) || t[7] != '-' ||
       !digits(8, 2) || t[10] != 'T' || !digits(11, 2) || t[13] != ':' || !digits(14, 2) ||
-      t[16] != ':' || !digits(17, 2) || t.back() != 'Z') {
+      t[16] != ':' || !digits(17, 2)) {
     return std::nullopt;
   }
   // A real calendar time: month 1-12, a day the month has, 00:00:00 to 23:59:60 (leap second).
@@ -52,16 +75,19 @@ std::optional<std::string> normalize_iso8601(std::string_view t) {
                                                std::chrono::day{static_cast<unsigned>(day)}};
   if (!ymd.ok()) return std::nullopt;
   std::string frac;
-  if (t.size() > 20) {
-    if (t[19] != '.' || t.size() < 22 || t.size() > 30 || !digits(20, t.size() - 21)) {
+  if (t.size() > 19) {
+    if (t[19] != '.' || t.size() < 21 || t.size() > 29 || !digits(20, t.size() - 20)) {
       return std::nullopt;
     }
-    frac = std::string(t.substr(20, t.size() - 21));
-  } else if (t[19] != 'Z') {
-    return std::nullopt;
+    frac = std::string(t.substr(20));
   }
   frac = (frac + "000").substr(0, 3);
-  return std::string(t.substr(0, 19)) + "." + frac + "Z";
+  if (offset_minutes == 0) return std::string(t.substr(0, 19)) + "." + frac + "Z";
+  using namespace std::chrono;
+  const auto local = sys_days(ymd) + hours(num(11, 2)) + minutes(num(14, 2)) + seconds(num(17, 2)) +
+                     milliseconds(std::stoi(frac));
+  return format_iso8601(time_point_cast<system_clock::duration>(local - minutes(offset_minutes)),
+                        true);
 }
 
 }  // namespace evald

@@ -263,7 +263,11 @@ const std::vector<Migration>& migrations() {
        "CREATE INDEX idx_sheets_template_status ON evaluation_sheets (template_id, status);\n"
        "CREATE INDEX idx_users_created ON users (created_at);\n"
        "CREATE INDEX idx_projects_created ON projects (created_at);\n"
-       "CREATE INDEX idx_templates_created ON templates (created_at);\n"},
+       "CREATE INDEX idx_templates_created ON templates (created_at);\n"
+       "CREATE INDEX idx_sheets_evaluator_created ON evaluation_sheets (evaluator_id, "
+       "created_at);\n"
+       "CREATE INDEX idx_sheets_project_created ON evaluation_sheets (project_id, created_at);\n"
+       "CREATE INDEX idx_companies_project_created ON companies (project_id, created_at);\n"},
   };
   return list;
 }

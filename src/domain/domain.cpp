@@ -1,6 +1,21 @@
 #include "domain/domain.hpp"
 
+#include <cctype>
+
 namespace evald::domain {
+
+bool is_uuid(std::string_view id) {
+  if (id.size() != 36) return false;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
 
 ApiError not_found(std::string_view what) {
   return ApiError::not_found(std::string(what) + " not found");

@@ -19,6 +19,10 @@ struct Actor {
   bool is_evaluator() const { return role == "evaluator"; }
 };
 
+/// True for the shape of the ids this API hands out (a UUID, any case); anything else can never
+/// name a resource, so it answers 404 without a query.
+bool is_uuid(std::string_view id);
+
 /// 404 with the resource's name: also what a caller gets for an object they may not see.
 ApiError not_found(std::string_view what);
 /// 409 CONFLICT.

@@ -217,8 +217,9 @@ std::optional<bool> Fields::optional_bool(std::string_view name) {
 }
 
 std::optional<std::string> Fields::optional_date(std::string_view name) {
+  const auto before = errors_.size();
   auto s = optional_string(name, 10);
-  if (!s) return s;
+  if (!s || errors_.size() != before) return std::nullopt;
   if (!is_valid_date(*s)) {
     fail(std::string(name), "Must be a date YYYY-MM-DD", "value_error.date");
     return std::nullopt;
@@ -227,8 +228,9 @@ std::optional<std::string> Fields::optional_date(std::string_view name) {
 }
 
 std::optional<std::string> Fields::optional_datetime(std::string_view name) {
+  const auto before = errors_.size();
   auto s = optional_string(name, 64);
-  if (!s) return s;
+  if (!s || errors_.size() != before) return std::nullopt;
   auto n = normalize_iso8601(*s);
   if (!n) {
     fail(std::string(name), "Must be an ISO 8601 time with a zone, e.g. 2026-03-01T09:00:00Z",
@@ -239,8 +241,9 @@ std::optional<std::string> Fields::optional_datetime(std::string_view name) {
 
 std::optional<std::string> Fields::optional_enum(std::string_view name,
                                                  std::initializer_list<std::string_view> allowed) {
+  const auto before = errors_.size();
   auto s = optional_string(name, 64);
-  if (!s) return s;
+  if (!s || errors_.size() != before) return std::nullopt;
   for (auto a : allowed) {
     if (*s == a) return s;
   }
@@ -251,9 +254,11 @@ std::optional<std::string> Fields::optional_enum(std::string_view name,
 }
 
 std::string Fields::required_email(std::string_view name) {
+  const auto before = errors_.size();
   std::string s = required_string(name, 1, 254);
+  if (errors_.size() != before) return s;
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!s.empty() && !is_valid_email(s)) {
+  if (!is_valid_email(s)) {
     fail(std::string(name), "Invalid email format", "value_error.email");
   }
   return s;

@@ -32,6 +32,7 @@ struct BodyDoc {
   std::string content_type = "application/json";
   boost::json::value schema;
   boost::json::value example;
+  bool required = true;  ///< false: the body may be left out
 };
 
 struct ResponseDoc {

@@ -43,6 +43,11 @@ ERROR_TABLE = {
     "INSUFFICIENT_PERMISSIONS": ("authorization", "medium"),
     "NOT_FOUND": ("business_logic", "low"),
     "PAYLOAD_TOO_LARGE": ("validation", "medium"),
+    "CONFLICT": ("business_logic", "medium"),
+    "BUSINESS_LOGIC_ERROR": ("business_logic", "medium"),
+    "METHOD_NOT_ALLOWED": ("validation", "low"),
+    "SECURITY_VIOLATION": ("security", "high"),
+    "RATE_LIMIT_EXCEEDED": ("security", "medium"),
 }
 ERROR_KEYS = {"error", "error_code", "message", "details", "timestamp", "request_id", "severity",
               "category"}
