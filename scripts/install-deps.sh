@@ -8,9 +8,10 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
   libsqlite3-dev libpq-dev libssl-dev libqrencode-dev libpng-dev libcurl4-openssl-dev
-  libhiredis-dev libyaml-cpp-dev prometheus-cpp-dev
+  libhiredis-dev libyaml-cpp-dev prometheus-cpp-dev libxlsxwriter-dev
   # tests and benchmark
-  python3-pytest python3-requests python3-pyotp python3-aiosmtpd curl nginx-light wrk postgresql sqlite3 redis-server
+  python3-pytest python3-requests python3-pyotp python3-aiosmtpd python3-openpyxl python3-jsonschema
+  curl nginx-light wrk postgresql sqlite3 redis-server
   prometheus
 )
 
@@ -19,6 +20,9 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+# Node.js and npm (the docs UI assets and the OpenAPI validator, from web/package-lock.json):
+# Debian's packages unless a node with npm is already there (e.g. from NodeSource).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then

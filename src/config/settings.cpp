@@ -389,6 +389,15 @@ const std::vector<Def>& defs() {
         cidr_list_field([](Settings& s) -> std::vector<std::string>& {
           return s.monitoring.admin_allowed_cidrs;
         }));
+    add("DATA_DIR", "data", "directory for uploaded files (kept under DATA_DIR/files/)",
+        [](Settings& s, const std::string& v) -> std::optional<std::string> {
+          if (v.empty()) return std::string("must not be empty");
+          s.files.data_dir = v;
+          return std::nullopt;
+        });
+    add("MAX_UPLOAD_BYTES", "10485760", "largest uploaded file; at most MAX_BODY_BYTES",
+        size_field([](Settings& s) -> std::size_t& { return s.files.max_upload_bytes; }, 1,
+                   1ull << 32));
     return d;
   }();
   return table;
@@ -412,6 +421,10 @@ void cross_check(const Settings& s, std::vector<std::string>& errors) {
   }
   if (s.environment == Environment::kProduction && !s.ratelimit.bypass_token.empty()) {
     errors.emplace_back("RATE_LIMIT_BYPASS_TOKEN: must be empty when ENVIRONMENT is production");
+  }
+  if (s.files.max_upload_bytes > s.server.max_body_bytes) {
+    errors.emplace_back("MAX_UPLOAD_BYTES: must not exceed MAX_BODY_BYTES (" +
+                        std::to_string(s.server.max_body_bytes) + ")");
   }
   for (const auto& o : s.server.cors_origins) {
     if (o == "*") {
@@ -471,6 +484,12 @@ LoadResult load_settings(const ConfigSources& sources, unsigned hardware_threads
   const unsigned cores = std::max(1u, hardware_threads);
   if (server.threads == 0) server.threads = cores;
   if (server.worker_threads == 0) server.worker_threads = std::max(8u, 4 * cores);
+  // The default follows a smaller MAX_BODY_BYTES; only an explicit MAX_UPLOAD_BYTES above it is
+  // an error (cross_check).
+  if (!merged.contains("MAX_UPLOAD_BYTES")) {
+    auto& files = result.settings.files;
+    files.max_upload_bytes = std::min(files.max_upload_bytes, server.max_body_bytes);
+  }
   cross_check(result.settings, result.errors);
   return result;
 }

@@ -104,6 +104,12 @@ struct MonitoringSettings {
   std::vector<std::string> admin_allowed_cidrs;
 };
 
+/// Uploaded files (the evaluation domain's company documents).
+struct FileSettings {
+  std::string data_dir = "data";  ///< files live under DATA_DIR/files/, named by their SHA-256
+  std::size_t max_upload_bytes = 10 * 1024 * 1024;  ///< at most MAX_BODY_BYTES
+};
+
 struct Settings {
   Environment environment = Environment::kDevelopment;
   std::string api_version = "1.1.0";
@@ -114,6 +120,7 @@ struct Settings {
   MailSettings mail;
   RateLimitSettings ratelimit;
   MonitoringSettings monitoring;
+  FileSettings files;
 };
 
 /// One configuration variable: its name, default and meaning (for --help and the docs).
