@@ -2,10 +2,13 @@
 
 #include <iostream>
 
+#include "api/routes.hpp"
 #include "app/app_context.hpp"
 #include "app/pipeline_order.hpp"
+#include "core/ids.hpp"
 #include "db/backup.hpp"
 #include "db/migrations.hpp"
+#include "domain/seed.hpp"
 #include "log/log.hpp"
 #include "net/server.hpp"
 #include "ratelimit/rules_file.hpp"
@@ -212,6 +215,69 @@ int create_user(const Settings& settings, const std::string& login_id, const std
     if (!user)
       return fail("cannot create user: " + describe(user.error()) + detail_list(user.error()));
     std::cout << "created " << user->role << " " << user->login_id << " (" << user->id << ")\n";
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}
+
+int seed_demo(const Settings& settings, const SeedDemoArgs& args) {
+  if (settings.environment == Environment::kProduction && !args.force) {
+    return fail(
+        "seed-demo adds demo accounts with a known password; refused in production "
+        "(pass --force to do it anyway)");
+  }
+  if (args.companies < 1 || args.companies > 100'000 || args.evaluators < 1 ||
+      args.evaluators > 10'000 || args.sheets_per_company < 0) {
+    return fail(
+        "seed-demo: --companies 1..100000, --evaluators 1..10000, "
+        "--sheets-per-company >= 0");
+  }
+  try {
+    RealClock clock;
+    auto db = db::open_database(database_options(settings), clock);
+    if (auto m = db::migrate(*db); !m) return fail(describe(m.error()));
+    domain::SeedOptions o;
+    o.companies = args.companies;
+    o.evaluators = args.evaluators;
+    o.sheets_per_company = args.sheets_per_company;
+    o.seed = args.seed;
+    o.password = "Demo-" + random_token_hex(6) + "!";
+    auto r = domain::seed_demo(*db, clock, o);
+    if (!r) return fail("seed-demo failed: " + describe(r.error()) + detail_list(r.error()));
+    std::cout << "seeded project " << r->project_id << ": " << r->companies << " companies, "
+              << r->evaluators << " evaluators, " << r->sheets << " sheets (" << r->submitted
+              << " submitted), " << r->scores << " scores\n"
+              << "secretary: " << r->secretary_login << "\n"
+              << "evaluators: " << r->first_evaluator_login << " ... (numbered to " << r->evaluators
+              << ")\n"
+              << "password (every demo account): " << o.password << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}
+
+int openapi(const Settings& settings) {
+  auto rules = ratelimit::default_rules();
+  if (!settings.ratelimit.rules_file.empty()) {
+    auto loaded = ratelimit::load_rules_file(settings.ratelimit.rules_file);
+    for (const auto& e : loaded.errors) {
+      std::cerr << "evald: invalid configuration: RATE_LIMIT_RULES: " << e << "\n";
+    }
+    if (!loaded.rules) return 2;
+    rules = std::move(*loaded.rules);
+  }
+  try {
+    // The route table needs an AppContext; nothing is served, so an in-memory database does.
+    Settings s = settings;
+    s.db.url = "sqlite://:memory:";
+    s.mail.smtp_server.clear();
+    s.db.backup_dir.clear();
+    AppContext app(s);
+    app.limiter->reload(std::move(rules));
+    std::cout << api::openapi_text(app, api::all_routes(app)) << "\n";
+    app.workers->stop();
     return 0;
   } catch (const std::exception& e) {
     return fail(e.what());

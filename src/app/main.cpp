@@ -104,6 +104,19 @@ int main(int argc, char** argv) {
   user_create->add_option("--name", user_name, "display name (default: the login id)");
   add_setting_flags(user_create, opts);
 
+  auto* openapi_cmd = cli.add_subcommand("openapi", "print the OpenAPI document");
+  add_setting_flags(openapi_cmd, opts);
+
+  cli::SeedDemoArgs seed;
+  auto* seed_cmd = cli.add_subcommand("seed-demo", "fill the database with a demo project");
+  seed_cmd->add_option("--companies", seed.companies, "companies (default 100)");
+  seed_cmd->add_option("--evaluators", seed.evaluators, "evaluators (default 20)");
+  seed_cmd->add_option("--sheets-per-company", seed.sheets_per_company,
+                       "evaluators assigned to each company (default 10)");
+  seed_cmd->add_option("--seed", seed.seed, "random seed: the same seed, the same data");
+  seed_cmd->add_flag("--force", seed.force, "allow it when ENVIRONMENT=production");
+  add_setting_flags(seed_cmd, opts);
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -117,6 +130,8 @@ int main(int argc, char** argv) {
   if (migrate_cmd->parsed()) return cli::migrate(load_or_exit(opts));
   if (backup_cmd->parsed()) return cli::backup(load_or_exit(opts), backup_out);
   if (restore_cmd->parsed()) return cli::restore(load_or_exit(opts), restore_file, restore_force);
+  if (openapi_cmd->parsed()) return cli::openapi(load_or_exit(opts));
+  if (seed_cmd->parsed()) return cli::seed_demo(load_or_exit(opts), seed);
   if (user_create->parsed()) {
     return cli::create_user(load_or_exit(opts), user_login, user_role, user_email, user_name);
   }
