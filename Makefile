@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 PYTHON    := /usr/bin/python3
 SOURCES    = $(shell find src tests bench -name '*.cpp' -o -name '*.hpp')
 
-.PHONY: all deps configure build run test unit functional format format-check bench clean
+.PHONY: all deps configure web build run test unit functional format format-check bench clean
 
 all: build
 
@@ -13,8 +13,13 @@ deps:
 configure: deps
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
-build: configure
+build: configure web
 	@cmake --build $(BUILD_DIR)
+
+# Swagger UI, ReDoc and the OpenAPI validator, at the versions pinned in web/package-lock.json.
+web: web/node_modules/.package-lock.json
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
 
 run: build
 	@mkdir -p data

@@ -1,6 +1,8 @@
 #pragma once
 /// Route tables, one function per resource; the app collects them into the Router.
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "app/app_context.hpp"
@@ -49,6 +51,15 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app);
 std::vector<http::RouteSpec> result_routes(AppContext& app);
 /// /api/companies/{id}/files and /api/files.
 std::vector<http::RouteSpec> file_routes(AppContext& app);
+
+/// /docs/openapi.json, /docs/version, /docs/versions, /docs/changelog. `all` is filled with every
+/// route of the server (these included) once the table is complete.
+std::vector<http::RouteSpec> docs_routes(AppContext& app,
+                                         std::shared_ptr<const std::vector<http::RouteSpec>> all);
+/// The OpenAPI document of `routes` as served (and printed by `evald openapi`).
+std::string openapi_text(AppContext& app, const std::vector<http::RouteSpec>& routes);
+/// share/api-versions.json: {current, versions: [...]}.
+const boost::json::object& api_versions();
 
 /// Every route of the server, in registration order.
 std::vector<http::RouteSpec> all_routes(AppContext& app);
