@@ -3,6 +3,9 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "api/routes.hpp"
 #include "domain/exports.hpp"
@@ -18,13 +21,6 @@ namespace asio = boost::asio;
 using http::Request;
 using http::RequestContext;
 using http::Response;
-
-const char* const kErrorSchema = R"J({"type":"object",
-  "required":["error","error_code","message","details","timestamp","request_id","severity","category"],
-  "properties":{"error":{"type":"boolean"},"error_code":{"type":"string"},"message":{"type":"string"},
-  "details":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string"},
-  "message":{"type":"string"},"code":{"type":"string"}}}},"timestamp":{"type":"string"},
-  "request_id":{"type":"string"},"severity":{"type":"string"},"category":{"type":"string"}}})J";
 
 const char* const kResultsSchema = R"J({"type":"object",
   "required":["project_id","project_name","companies","evaluators","assigned","submitted","completion"],
@@ -62,9 +58,59 @@ const char* const kResultsExample = R"J({"project_id":"7c9e6679-7425-40de-944b-e
    "assigned":2,"submitted":1,"completion":0.5}],
   "assigned":4,"submitted":2,"completion":0.5})J";
 
+// The OpenAPI builder gives every 4xx and 5xx the shared Error schema.
 http::ResponseDoc error_doc(unsigned status, std::string description) {
-  return {status, std::move(description), "application/json", schema(kErrorSchema), {}};
+  return {status, std::move(description), "application/json", {}, {}};
 }
+
+// Rendered results per project. An entry is served while no table it read has been written
+// through this instance since it was computed (the query cache's per-table generations) and for
+// at most the cache's TTL (other instances' writes): a project's results are read far more
+// often than its sheets change, and computing them reads every sheet of the project.
+class ResultsCache {
+ public:
+  ResultsCache(db::QueryCache& tables, const Clock& clock, std::chrono::seconds ttl)
+      : tables_(tables), clock_(clock), ttl_(ttl) {}
+
+  bool enabled() const { return tables_.enabled() && ttl_.count() > 0; }
+  db::QueryCache::Generations generations() { return tables_.generations(kTables); }
+
+  std::shared_ptr<const std::string> get(const std::string& project_id) {
+    if (!enabled()) return nullptr;
+    const auto now = generations();
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(project_id);
+    if (it == entries_.end()) return nullptr;
+    if (it->second.seen != now || clock_.steady_now() - it->second.at >= ttl_) {
+      entries_.erase(it);
+      return nullptr;
+    }
+    return it->second.body;
+  }
+
+  void put(const std::string& project_id, db::QueryCache::Generations seen,
+           std::shared_ptr<const std::string> body) {
+    if (!enabled()) return;
+    std::lock_guard lock(mu_);
+    if (entries_.size() >= kMaxProjects) entries_.clear();
+    entries_[project_id] = Entry{std::move(seen), clock_.steady_now(), std::move(body)};
+  }
+
+ private:
+  struct Entry {
+    db::QueryCache::Generations seen;
+    SteadyTime at;
+    std::shared_ptr<const std::string> body;
+  };
+  static constexpr std::size_t kMaxProjects = 256;
+  inline static const std::vector<std::string> kTables{"projects", "companies", "evaluation_sheets",
+                                                       "users"};
+  db::QueryCache& tables_;
+  const Clock& clock_;
+  std::chrono::seconds ttl_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+};
 
 http::RouteSpec staff_route(std::string path, std::string summary, http::Handler handler) {
   http::RouteSpec r;
@@ -87,29 +133,31 @@ std::vector<http::RouteSpec> result_routes(AppContext& app) {
   const Clock& clock = app.clock;
   std::vector<http::RouteSpec> routes;
 
-  auto results = staff_route("/api/projects/{id}/results", "Results of a project",
-                             [&](Request&, RequestContext& ctx) -> asio::awaitable<Response> {
-                               const std::string id(ctx.param("id"));
-                               auto r = co_await workers.run([&] {
-                                 std::optional<domain::ProjectResults> out;
-                                 auto st = db.read([&](db::Tx& tx) -> Status {
-                                   auto got = domain::project_results(tx, id);
-                                   if (!got) return std::move(got).error();
-                                   out = std::move(*got);
-                                   return Ok{};
-                                 });
-                                 return st ? Result<json::object>(domain::results_json(*out))
-                                           : Result<json::object>(std::move(st).error());
-                               });
-                               if (!r) co_return Response::from_error(std::move(r).error());
-                               co_return ok_json(*r);
-                             });
+  auto cache = std::make_shared<ResultsCache>(
+      db.cache(), clock, std::chrono::seconds(app.settings.db.query_cache_ttl_seconds));
+  auto results = staff_route(
+      "/api/projects/{id}/results", "Results of a project",
+      [&, cache](Request&, RequestContext& ctx) -> asio::awaitable<Response> {
+        const std::string id(ctx.param("id"));
+        if (auto hit = cache->get(id)) co_return Response::json(200, *hit);
+        const auto seen = cache->generations();  // before reading: a racing write wins
+        auto r = co_await workers.run([&]() -> Result<std::shared_ptr<const std::string>> {
+          auto got = domain::project_results(db, id);
+          if (!got) return std::move(got).error();
+          return std::make_shared<const std::string>(json::serialize(domain::results_json(*got)));
+        });
+        if (!r) co_return Response::from_error(std::move(r).error());
+        cache->put(id, seen, *r);
+        co_return Response::json(200, **r);
+      });
   results.description =
       "Per company: the submitted and assigned sheets, the mean total and weighted scores of the "
       "submitted (and reviewed) sheets, the population standard deviation of their weighted "
       "scores, and the rank by mean weighted score (ties share a rank, the next skips: 1, 1, 3; "
       "companies without a submitted sheet come last, unranked). Per evaluator: assigned and "
-      "submitted sheets. `completion` is submitted / assigned over the whole project.";
+      "submitted sheets. `completion` is submitted / assigned over the whole project. Served "
+      "from a cache that a write through this server invalidates at once; with several "
+      "instances, another instance's write shows within QUERY_CACHE_TTL_SECONDS.";
   results.responses = {
       {200, "The results", "application/json", schema(kResultsSchema), schema(kResultsExample)},
       error_doc(403, "Not a secretary or admin"),

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
+#include <functional>
+#include <unordered_map>
 
 #include "domain/domain.hpp"
 
@@ -13,32 +15,26 @@ namespace json = boost::json;
 
 #define EVALD_COUNTED "('submitted', 'reviewed')"
 
-// Per company: every sheet for the assigned count; the submitted and reviewed ones for the
-// means; the variance in a second pass over the same sheets, around their mean (a sum of
-// squares minus a squared sum would lose the digits that matter for close scores).
+// Per company, in one pass over its sheets (idx_sheets_company): every sheet for the assigned
+// count, the submitted and reviewed ones for the means.
 constexpr const char* kCompanySql =
-    "SELECT c.id AS company_id, c.name, c.registration_number, "
-    "COALESCE(a.assigned, 0) AS assigned, COALESCE(a.submitted, 0) AS submitted, "
-    "a.mean_total, a.mean_weighted, v.var_weighted "
-    "FROM companies c "
-    "LEFT JOIN (SELECT company_id, COUNT(*) AS assigned, "
-    "SUM(CASE WHEN status IN " EVALD_COUNTED
-    " THEN 1 ELSE 0 END) AS submitted, "
-    "AVG(CASE WHEN status IN " EVALD_COUNTED
-    " THEN total_score END) AS mean_total, "
-    "AVG(CASE WHEN status IN " EVALD_COUNTED
-    " THEN weighted_score END) AS mean_weighted "
-    "FROM evaluation_sheets WHERE project_id = $1 GROUP BY company_id) a "
-    "ON a.company_id = c.id "
-    "LEFT JOIN (SELECT s.company_id, "
-    "AVG((s.weighted_score - m.mean) * (s.weighted_score - m.mean)) AS var_weighted "
-    "FROM evaluation_sheets s JOIN (SELECT company_id, AVG(weighted_score) AS mean "
-    "FROM evaluation_sheets WHERE project_id = $1 AND status IN " EVALD_COUNTED
-    " GROUP BY company_id) m ON m.company_id = s.company_id "
-    "WHERE s.project_id = $1 AND s.status IN " EVALD_COUNTED
-    " AND s.weighted_score IS NOT NULL GROUP BY s.company_id) v "
-    "ON v.company_id = c.id "
-    "WHERE c.project_id = $1";
+    "SELECT c.id AS company_id, c.name, c.registration_number, COUNT(s.id) AS assigned, "
+    "COALESCE(SUM(CASE WHEN s.status IN " EVALD_COUNTED
+    " THEN 1 ELSE 0 END), 0) AS submitted, "
+    "AVG(CASE WHEN s.status IN " EVALD_COUNTED
+    " THEN s.total_score END) AS mean_total, "
+    "AVG(CASE WHEN s.status IN " EVALD_COUNTED
+    " THEN s.weighted_score END) AS mean_weighted "
+    "FROM companies c LEFT JOIN evaluation_sheets s "
+    "ON s.company_id = c.id AND s.project_id = c.project_id "
+    "WHERE c.project_id = $1 GROUP BY c.id, c.name, c.registration_number";
+
+// The counted weighted scores, for the variance around each company's mean, computed here in a
+// second pass (a sum of squares minus a squared sum would lose the digits that matter for close
+// scores).
+constexpr const char* kScoresSql =
+    "SELECT company_id, weighted_score FROM evaluation_sheets WHERE project_id = $1 "
+    "AND status IN " EVALD_COUNTED " AND weighted_score IS NOT NULL";
 
 constexpr const char* kEvaluatorSql =
     "SELECT u.id AS evaluator_id, u.user_name, COUNT(*) AS assigned, "
@@ -88,18 +84,24 @@ void rank_companies(std::vector<CompanyResult>& companies) {
   }
 }
 
-Result<ProjectResults> project_results(db::Tx& tx, std::string_view project_id) {
+namespace {
+
+using Query = std::function<Result<db::Rows>(const char* sql, const db::Params& params,
+                                             const std::vector<std::string>& tables)>;
+
+Result<ProjectResults> compute_results(const Query& query, std::string_view project_id) {
   if (!is_uuid(project_id)) return not_found("Project");
   const db::Params id{std::string(project_id)};
-  auto project = tx.query("SELECT id, name FROM projects WHERE id = $1", id);
+  auto project = query("SELECT id, name FROM projects WHERE id = $1", id, {"projects"});
   if (!project) return std::move(project).error();
   if (project->empty()) return not_found("Project");
   ProjectResults r;
   r.project_id = project->text(0, "id");
   r.project_name = project->text(0, "name");
 
-  auto companies = tx.query(kCompanySql, id);
+  auto companies = query(kCompanySql, id, {"companies", "evaluation_sheets"});
   if (!companies) return std::move(companies).error();
+  std::unordered_map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < companies->size(); ++i) {
     CompanyResult c;
     c.company_id = companies->text(i, "company_id");
@@ -110,18 +112,32 @@ Result<ProjectResults> project_results(db::Tx& tx, std::string_view project_id) 
     if (c.submitted > 0) {
       c.mean_total = optional_real(*companies, i, "mean_total");
       c.mean_weighted = optional_real(*companies, i, "mean_weighted");
-      if (auto var = optional_real(*companies, i, "var_weighted")) {
-        c.stddev_weighted = std::sqrt(std::max(0.0, *var));
-      }
     }
     r.assigned += c.assigned;
     r.submitted += c.submitted;
+    index.emplace(c.company_id, r.companies.size());
     r.companies.push_back(std::move(c));
+  }
+  auto scores = query(kScoresSql, id, {"evaluation_sheets"});
+  if (!scores) return std::move(scores).error();
+  std::vector<std::pair<double, std::int64_t>> squares(r.companies.size(), {0.0, 0});
+  for (std::size_t i = 0; i < scores->size(); ++i) {
+    auto it = index.find(scores->text(i, "company_id"));
+    if (it == index.end() || !r.companies[it->second].mean_weighted) continue;
+    const double d = scores->real(i, "weighted_score") - *r.companies[it->second].mean_weighted;
+    squares[it->second].first += d * d;
+    squares[it->second].second += 1;
+  }
+  for (std::size_t i = 0; i < r.companies.size(); ++i) {
+    if (squares[i].second > 0) {
+      r.companies[i].stddev_weighted =
+          std::sqrt(squares[i].first / static_cast<double>(squares[i].second));
+    }
   }
   rank_companies(r.companies);
   r.completion = r.assigned > 0 ? static_cast<double>(r.submitted) / r.assigned : 0.0;
 
-  auto evaluators = tx.query(kEvaluatorSql, id);
+  auto evaluators = query(kEvaluatorSql, id, {"evaluation_sheets", "users"});
   if (!evaluators) return std::move(evaluators).error();
   for (std::size_t i = 0; i < evaluators->size(); ++i) {
     r.evaluators.push_back({evaluators->text(i, "evaluator_id"), evaluators->text(i, "user_name"),
@@ -129,6 +145,22 @@ Result<ProjectResults> project_results(db::Tx& tx, std::string_view project_id) 
                             evaluators->integer(i, "submitted")});
   }
   return r;
+}
+
+}  // namespace
+
+Result<ProjectResults> project_results(db::Tx& tx, std::string_view project_id) {
+  return compute_results([&](const char* sql, const db::Params& params,
+                             const std::vector<std::string>&) { return tx.query(sql, params); },
+                         project_id);
+}
+
+Result<ProjectResults> project_results(db::Database& db, std::string_view project_id) {
+  return compute_results(
+      [&](const char* sql, const db::Params& params, const std::vector<std::string>& tables) {
+        return db.cached_query(sql, params, tables);
+      },
+      project_id);
 }
 
 json::object results_json(const ProjectResults& r) {

@@ -49,6 +49,9 @@ struct ProjectResults {
 
 /// The results, on one snapshot; 404 when the project does not exist.
 Result<ProjectResults> project_results(db::Tx& tx, std::string_view project_id);
+/// The same through the query cache: repeated reads cost no query until this instance writes to
+/// the tables they read (or QUERY_CACHE_TTL_SECONDS pass, for writes by other instances).
+Result<ProjectResults> project_results(db::Database& db, std::string_view project_id);
 
 /// Sorts by mean weighted score (best first) and ranks with ties sharing a rank, the next rank
 /// skipping as many places (competition ranking: 1, 1, 3); companies without a mean go last,
