@@ -1,5 +1,7 @@
 #include "net/server.hpp"
 
+#include <array>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -83,9 +85,10 @@ void append_header_value(std::string& out, std::string_view v) {
   }
 }
 
-std::string serialize(const http::Response& res, unsigned version, bool keep_alive, bool head) {
+// The status line and headers; the body goes out beside them (no copy into one buffer).
+std::string serialize_head(const http::Response& res, unsigned version, bool keep_alive) {
   std::string out;
-  out.reserve(256 + res.body.size());
+  out.reserve(256 + 48 * res.headers.fields().size());
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(res.status);
   out += ' ';
@@ -111,6 +114,11 @@ std::string serialize(const http::Response& res, unsigned version, bool keep_ali
     out += "Connection: keep-alive\r\n";
   }
   out += "\r\n";
+  return out;
+}
+
+std::string serialize(const http::Response& res, unsigned version, bool keep_alive, bool head) {
+  std::string out = serialize_head(res, version, keep_alive);
   if (!head) out += res.body;
   return out;
 }
@@ -328,10 +336,12 @@ class Service {
 
       http::apply_security_headers(res, tls_, ctx.authenticated);
       const bool keep = req.keep_alive && !state_->draining();
-      std::string wire = serialize(res, req.version, keep, req.method == "HEAD");
+      const std::string head = serialize_head(res, req.version, keep);
+      const std::array<asio::const_buffer, 2> wire{
+          asio::buffer(head), req.method == "HEAD" ? asio::const_buffer() : asio::buffer(res.body)};
       stream.expires_after(milliseconds(s_.write_timeout_ms));
-      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire),
-                                                  asio::as_tuple(asio::use_awaitable));
+      auto [wec, wn] =
+          co_await asio::async_write(stream, wire, asio::as_tuple(asio::use_awaitable));
       if (wec || !keep) break;
     }
     boost::system::error_code ignored;
