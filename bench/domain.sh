@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The evaluation domain under load (part of make bench): an evaluator listing their assignments
+# and a secretary reading a project's results, on a project of 1,000 companies, 200 evaluators and
+# 10,000 sheets (evald seed-demo), on SQLite and on PostgreSQL, against nginx's ping in the same
+# run. Alternating rounds; medians.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-50}
+WRK_THREADS=${WRK_THREADS:-2}
+EVALD=${EVALD:-build/evald}
+COMPANIES=${COMPANIES:-1000}
+EVALUATORS=${EVALUATORS:-200}
+PER_COMPANY=${PER_COMPANY:-10}
+work=$(mktemp -d /tmp/evald-bench-domain.XXXXXX)
+pg_dir=$(mktemp -d /tmp/evald-bench-domain-pg.XXXXXX)  # the postgres user must enter it
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  scripts/test-postgres.sh kill "$pg_dir" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() {
+  for _ in $(seq 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "bench: $1 did not come up" >&2; exit 1
+}
+run_wrk() {  # name url [wrk args...]
+  local name=$1 url=$2 out
+  shift 2
+  out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/wrk_report.lua "$@" "$url" | grep '^RESULT')
+  echo "$name $out" >> "$work/results"
+}
+field() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+sed -e "s|@DIR@|$work/nginx|g" -e "s|@PORT@|$nginx_port|g" bench/nginx.conf.in > "$work/nginx/nginx.conf"
+/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids+=($!)
+pg_url=$(scripts/test-postgres.sh start "$pg_dir" | tail -1)
+
+secret=bench-secret-bench-secret-bench-secret
+declare -A port project evaluator secretary password
+for engine in sqlite postgresql; do
+  if [[ $engine == sqlite ]]; then url="sqlite://$work/domain.db"; else url=$pg_url; fi
+  start=$(date +%s.%N)
+  out=$(ENVIRONMENT=test JWT_SECRET=$secret "$EVALD" seed-demo --database-url "$url" \
+    --companies "$COMPANIES" --evaluators "$EVALUATORS" --sheets-per-company "$PER_COMPANY" 2>&1) ||
+    { echo "bench: seed-demo failed: $out" >&2; exit 1; }
+  seeded=$(/usr/bin/python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
+  echo "seed-demo ($engine): $(grep "^seeded" <<< "$out") in $seeded s" >> "$work/seeded"
+  project[$engine]=$(sed -n 's/^seeded project \([^:]*\):.*/\1/p' <<< "$out")
+  secretary[$engine]=$(sed -n 's/^secretary: //p' <<< "$out")
+  evaluator[$engine]=$(sed -n 's/^evaluators: \([^ ]*\) .*/\1/p' <<< "$out")
+  password[$engine]=$(sed -n 's/^password (every demo account): //p' <<< "$out")
+  port[$engine]=$(free_port)
+  mkdir -p "$work/$engine"
+  (cd "$work/$engine" && exec env ENVIRONMENT=production JWT_SECRET=$secret HOST=127.0.0.1 \
+    PORT=${port[$engine]} LOG_LEVEL=warn DATABASE_URL="$url" RATE_LIMIT_ENABLED=false \
+    "$OLDPWD/$EVALD" serve > "$work/$engine/evald.log" 2>&1) &
+  pids+=($!)
+done
+wait_for "http://127.0.0.1:$nginx_port/health/ping"
+login() {  # port login password
+  curl -fs -X POST "http://127.0.0.1:$1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"login_id\":\"$2\",\"password\":\"$3\"}" | field '["access_token"]'
+}
+declare -A eval_token sec_token
+for engine in sqlite postgresql; do
+  p=${port[$engine]}
+  wait_for "http://127.0.0.1:$p/health/ping"
+  eval_token[$engine]=$(login "$p" "${evaluator[$engine]}" "${password[$engine]}")
+  sec_token[$engine]=$(login "$p" "${secretary[$engine]}" "${password[$engine]}")
+  # Both answers are what they should be before they are timed.
+  n=$(curl -fs "http://127.0.0.1:$p/api/assignments?limit=50" \
+      -H "Authorization: Bearer ${eval_token[$engine]}" | field '["items"].__len__()')
+  [[ $n -gt 0 ]] || { echo "bench: the evaluator has no assignments on $engine" >&2; exit 1; }
+  c=$(curl -fs "http://127.0.0.1:$p/api/projects/${project[$engine]}/results" \
+      -H "Authorization: Bearer ${sec_token[$engine]}" | field '["companies"].__len__()')
+  [[ $c -eq $COMPANIES ]] || { echo "bench: results list $c companies on $engine" >&2; exit 1; }
+done
+
+: > "$work/results"
+for round in $(seq "$ROUNDS"); do
+  run_wrk nginx "http://127.0.0.1:$nginx_port/health/ping"
+  for engine in sqlite postgresql; do
+    p=${port[$engine]}
+    run_wrk "$engine-assignments" "http://127.0.0.1:$p/api/assignments?limit=50" \
+      -H "Authorization: Bearer ${eval_token[$engine]}"
+    run_wrk "$engine-results" "http://127.0.0.1:$p/api/projects/${project[$engine]}/results" \
+      -H "Authorization: Bearer ${sec_token[$engine]}"
+  done
+done
+
+cat "$work/seeded"
+/usr/bin/python3 - "$work/results" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$COMPANIES" "$EVALUATORS" \
+  "$((COMPANIES * PER_COMPANY))" <<'PY'
+import re, statistics, sys
+path, rounds, duration, conns, companies, evaluators, sheets = sys.argv[1:]
+rows = {}
+for line in open(path):
+    name, rest = line.split(" ", 1)
+    vals = dict(kv.split("=") for kv in re.findall(r"\w+=[\d.]+", rest))
+    rows.setdefault(name, []).append({k: float(v) for k, v in vals.items()})
+med = lambda n, k: statistics.median(r[k] for r in rows[n])
+print(f"domain: {companies} companies, {evaluators} evaluators, {sheets} sheets; wrk -c{conns} "
+      f"-d{duration}, {rounds} alternating rounds (medians)")
+print(f"{'scenario':<46} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs nginx':>9}")
+base = med("nginx", "rps")
+labels = {"nginx": "nginx GET /health/ping"}
+for e in ("sqlite", "postgresql"):
+    labels[f"{e}-assignments"] = f"{e}: GET /api/assignments (evaluator, 50)"
+    labels[f"{e}-results"] = f"{e}: GET /api/projects/{{id}}/results"
+for name, label in labels.items():
+    rps = med(name, "rps")
+    print(f"{label:<46} {rps:>9.0f} {med(name,'p50')/1000:>8.2f} {med(name,'p99')/1000:>8.2f} "
+          f"{int(sum(r['errors']+r['non2xx'] for r in rows[name])):>7} {rps/base:>8.2f}x")
+PY
