@@ -155,3 +155,9 @@ for engine in ("sqlite", "postgresql"):
         print(f"{engine:<11} {label:<32} {rows[(engine, query, 'nocache')]:>10.0f} {rows[(engine, query, 'cache')]:>10.0f}")
 PY
 fi
+
+# The evaluation domain: an evaluator's assignments and a project's results, both engines.
+if [[ "${SKIP_DOMAIN:-0}" != 1 ]]; then
+  echo
+  bench/domain.sh
+fi
