@@ -221,6 +221,16 @@ json::object operation(const http::RouteSpec& r, const OpenApiInfo& info) {
           d.status, d.description.empty() ? reason(d.status) : d.description, limited);
       continue;
     }
+    if (auto* same = responses.if_contains(code); same && d.status != 204) {
+      // A second content type for the same status (CSV or XLSX): one response, both media.
+      json::object media;
+      if (!d.schema.is_null()) media["schema"] = d.schema;
+      if (!d.example.is_null()) media["example"] = d.example;
+      auto& existing = same->as_object();
+      if (!existing.contains("content")) existing["content"] = json::object{};
+      existing["content"].as_object()[d.content_type] = std::move(media);
+      continue;
+    }
     json::object resp{{"description", d.description.empty() ? "Success" : d.description}};
     json::object headers{{"X-Request-ID", header("The request id", "string")}};
     if (limited) {

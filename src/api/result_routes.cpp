@@ -208,6 +208,11 @@ std::vector<http::RouteSpec> result_routes(AppContext& app) {
        json::value("Results\r\nrank,company,registration_number,assigned,submitted,"
                    "mean_total,mean_weighted,stddev_weighted\r\n1,한국 평가 주식회사,220-81-62517,"
                    "2,2,85.00,85.00,5.00\r\n")},
+      {200,
+       "",
+       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+       schema(R"({"type":"string","format":"binary"})"),
+       {}},
       error_doc(400, "Unknown format"),
       error_doc(403, "Not a secretary or admin"),
       error_doc(404, "No such project"),
