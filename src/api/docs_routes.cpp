@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <mutex>
 
+#include "api/docs_ui.hpp"
 #include "api/openapi.hpp"
 #include "api/routes.hpp"
 #include "core/time_format.hpp"
@@ -193,6 +194,8 @@ std::vector<http::RouteSpec> docs_routes(AppContext& app,
     co_return res;
   };
   routes.push_back(std::move(changelog));
+  auto pages = docs_ui_routes(app);
+  std::move(pages.begin(), pages.end(), std::back_inserter(routes));
   return routes;
 }
 

@@ -203,6 +203,9 @@ const std::vector<Def>& defs() {
         });
     add("API_VERSION", "1.1.0", "API version reported by /docs/version and OpenAPI",
         string_field([](Settings& s) -> std::string& { return s.api_version; }));
+    add("DOCS_ASSETS_DIR", "web/node_modules",
+        "where swagger-ui-dist and redoc are installed (npm ci in web/), for /docs/",
+        string_field([](Settings& s) -> std::string& { return s.docs_assets_dir; }));
     add("MAX_BODY_BYTES", "10485760", "largest request body; larger ones get 413",
         size_field([](Settings& s) -> std::size_t& { return s.server.max_body_bytes; }, 1024,
                    1ull << 32));

@@ -113,6 +113,8 @@ struct FileSettings {
 struct Settings {
   Environment environment = Environment::kDevelopment;
   std::string api_version = "1.1.0";
+  /// Swagger UI and ReDoc as npm installs them (web/package-lock.json): read once at start.
+  std::string docs_assets_dir = "web/node_modules";
   ServerSettings server;
   LogSettings log;
   DatabaseSettings db;

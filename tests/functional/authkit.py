@@ -48,6 +48,8 @@ ERROR_TABLE = {
     "METHOD_NOT_ALLOWED": ("validation", "low"),
     "SECURITY_VIOLATION": ("security", "high"),
     "RATE_LIMIT_EXCEEDED": ("security", "medium"),
+    "EXTERNAL_SERVICE_ERROR": ("external_service", "high"),
+    "DATABASE_ERROR": ("database", "high"),
 }
 ERROR_KEYS = {"error", "error_code", "message", "details", "timestamp", "request_id", "severity",
               "category"}
