@@ -114,8 +114,10 @@ def test_sign_up_to_export_and_files(stack):
     for n, ev in enumerate(evaluators):
         mine = ok("GET", f"/api/assignments?project_id={project['id']}", ev)["items"]
         assert len(mine) == 3 and {s["evaluator_id"] for s in mine} == {ev.user_id}
-        for k, sheet in enumerate(mine):
+        for sheet in mine:
             company = next(c for c in companies.values() if c["id"] == sheet["company_id"])
+            # Scores that differ by company (distinct means, distinct ranks) and by evaluator.
+            k = sorted(companies).index(company["name"])
             tech, biz = 20 + 5 * n + 3 * k, 10 + 4 * n + k
             scores[(n, company["name"])] = (tech, biz)
             draft = ok("PUT", f"/api/evaluations/{sheet['id']}", ev, json={
