@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <limits>
 
+#include "api/domain_kit.hpp"
 #include "api/listing.hpp"
 #include "api/routes.hpp"
 #include "auth/service.hpp"
@@ -60,51 +61,13 @@ std::string sheet_with_scores_schema() {
   return s + R"(,"scores":)" + kScoresSchema + "}}";
 }
 
-domain::Actor actor_of(const RequestContext& ctx) {
-  return domain::Actor{ctx.principal->user_id, ctx.principal->role};
-}
-
 domain::AuditContext audit_of(const Request& req, const RequestContext& ctx) {
   const auto c = auth::client_info(req, ctx);
   return domain::AuditContext{c.ip, c.user_agent, c.request_id};
 }
 
-const std::vector<http::Role> kStaff{http::Role::kAdmin, http::Role::kSecretary};
-
-http::RouteSpec route(std::string method, std::string path, std::string tag, std::string summary,
-                      std::string description, std::vector<http::Role> roles,
-                      http::Handler handler) {
-  http::RouteSpec r;
-  r.method = std::move(method);
-  r.path = std::move(path);
-  r.tag = std::move(tag);
-  r.summary = std::move(summary);
-  r.description = std::move(description);
-  r.roles = std::move(roles);
-  r.handler = std::move(handler);
-  return r;
-}
-
 void id_param(http::RouteSpec& r) {
-  r.params.push_back({"sheet_id", "path", true, "the evaluation sheet's (assignment's) id",
-                      schema(R"({"type":"string","format":"uuid"})")});
-}
-
-void errors(http::RouteSpec& r, std::initializer_list<std::pair<unsigned, const char*>> list) {
-  for (auto [status, what] : list)
-    r.responses.push_back({status, what, "application/json", {}, {}});
-}
-
-Result<json::object> body_object(const Request& req, bool allow_empty) {
-  if (allow_empty && req.body.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return json::object{};
-  }
-  return http::parse_json_object(req);
-}
-
-Response answer(Result<json::object> r, unsigned status = 200) {
-  if (!r) return Response::from_error(std::move(r).error());
-  return ok_json(*r, status);
+  api::id_param(r, "sheet_id", "the evaluation sheet's (assignment's) id");
 }
 
 // A required id field: a UUID-shaped string.
@@ -311,11 +274,9 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
                                 " FROM evaluation_sheets" + where.sql() + newest_first(page);
         auto rows = co_await workers.run([&] { return db.query(sql, where.params()); });
         if (!rows) co_return Response::from_error(std::move(rows).error());
-        json::array items;
-        const std::size_t n = std::min(rows->size(), static_cast<std::size_t>(page.limit));
-        for (std::size_t i = 0; i < n; ++i) items.push_back(domain::sheet_json(*rows, i));
-        co_return ok_json(
-            json::object{{"items", std::move(items)}, {"next_cursor", next_cursor(*rows, page)}});
+        co_return ok_json(page_json(*rows, page, [](const db::Rows& r, std::size_t i) {
+          return domain::sheet_json(r, i);
+        }));
       });
   for (auto [name, desc, sch] :
        std::initializer_list<std::tuple<const char*, const char*, const char*>>{
@@ -323,19 +284,12 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
            {"evaluator_id", "only this evaluator's", R"({"type":"string","format":"uuid"})"},
            {"company_id", "only this company's", R"({"type":"string","format":"uuid"})"},
            {"status", "assigned, in_progress, submitted or reviewed",
-            R"({"type":"string","enum":["assigned","in_progress","submitted","reviewed"]})"},
-           {"limit", "1 to 200, default 50", R"({"type":"integer","minimum":1,"maximum":200})"},
-           {"cursor", "next_cursor of the previous page", R"({"type":"string"})"}}) {
+            R"({"type":"string","enum":["assigned","in_progress","submitted","reviewed"]})"}}) {
     list.params.push_back({name, "query", false, desc, schema(sch)});
   }
+  list_params(list);
   list.responses.push_back(
-      {200,
-       "A page of sheets",
-       "application/json",
-       schema(std::string(R"({"type":"object","required":["items","next_cursor"],"properties":{
-         "items":{"type":"array","items":)") +
-              kSheetSchema + R"(},"next_cursor":{"type":["string","null"]}}})"),
-       {}});
+      {200, "A page of sheets", "application/json", schema(list_schema(kSheetSchema)), {}});
   errors(list, {{400, "A filter, limit or cursor is invalid"}});
   routes.push_back(std::move(list));
 
@@ -383,9 +337,7 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
               const std::string id(ctx.param("sheet_id"));
               auto st = co_await workers.run([&] { return domain::delete_assignment(db, id); });
               if (!st) co_return Response::from_error(st.error());
-              Response res;
-              res.status = 204;
-              co_return res;
+              co_return no_content();
             });
   id_param(del);
   del.responses.push_back({204, "Deleted", "", {}, {}});

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <memory>
 
+#include "api/domain_kit.hpp"
 #include "api/listing.hpp"
 #include "api/routes.hpp"
 #include "auth/service.hpp"
@@ -22,13 +23,6 @@ using http::Response;
 // The one `file` part, and room for a client's stray fields to be reported rather than refused
 // as a malformed body.
 constexpr std::size_t kMaxParts = 8;
-
-const char* const kErrorSchema = R"J({"type":"object",
-  "required":["error","error_code","message","details","timestamp","request_id","severity","category"],
-  "properties":{"error":{"type":"boolean"},"error_code":{"type":"string"},"message":{"type":"string"},
-  "details":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string"},
-  "message":{"type":"string"},"code":{"type":"string"}}}},"timestamp":{"type":"string"},
-  "request_id":{"type":"string"},"severity":{"type":"string"},"category":{"type":"string"}}})J";
 
 const char* const kFileSchema = R"J({"type":"object",
   "required":["id","company_id","original_name","content_type","size_bytes","sha256","uploader_id",
@@ -49,25 +43,12 @@ const char* const kTypes =
     "PDF (.pdf), PNG (.png), JPEG (.jpg, .jpeg), Word, Excel and PowerPoint documents (.docx, "
     ".xlsx, .pptx), HWP (.hwp) and UTF-8 text (.txt, .csv)";
 
-http::ResponseDoc error_doc(unsigned status, std::string description) {
-  return {status, std::move(description), "application/json", schema(kErrorSchema), {}};
-}
-
 http::RouteSpec route(std::string method, std::string path, std::string summary,
                       std::vector<http::Role> roles, const char* id_doc, http::Handler handler) {
-  http::RouteSpec r;
-  r.method = std::move(method);
-  r.path = std::move(path);
-  r.tag = "Files";
-  r.summary = std::move(summary);
-  r.roles = std::move(roles);
-  r.handler = std::move(handler);
-  r.params.push_back({"id", "path", true, id_doc, schema(R"({"type":"string","format":"uuid"})")});
+  auto r = api::route(std::move(method), std::move(path), "Files", std::move(summary), {},
+                      std::move(roles), std::move(handler));
+  id_param(r, "id", id_doc);
   return r;
-}
-
-domain::Actor actor_of(const RequestContext& ctx) {
-  return domain::Actor{ctx.principal->user_id, ctx.principal->role};
 }
 
 ApiError file_problem(std::string message, std::string code) {
@@ -169,48 +150,37 @@ std::vector<http::RouteSpec> file_routes(AppContext& app) {
       error_doc(413, "Larger than MAX_UPLOAD_BYTES")};
   routes.push_back(std::move(upload));
 
-  auto list = route(
-      "GET", "/api/companies/{id}/files", "A company's documents",
-      {http::Role::kSecretary, http::Role::kAdmin, http::Role::kEvaluator}, "the company",
-      [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
-        const std::string company_id(ctx.param("id"));
-        Where where;
-        std::vector<FieldError> problems;
-        where.add("company_id =", company_id);
-        const Page page = read_page(req, where, problems);
-        if (!problems.empty()) {
-          co_return Response::from_error(ApiError::validation("Invalid query", problems));
-        }
-        const auto actor = actor_of(ctx);
-        auto rows = co_await workers.run([&] {
-          return domain::list_company_files(db, actor, company_id, where.sql(), where.params(),
-                                            newest_first(page));
-        });
-        if (!rows) co_return Response::from_error(std::move(rows).error());
-        json::array items;
-        const auto n = std::min<std::size_t>(rows->size(), static_cast<std::size_t>(page.limit));
-        for (std::size_t i = 0; i < n; ++i) {
-          items.push_back(domain::file_json(domain::file_from_row(*rows, i)));
-        }
-        co_return ok_json(
-            json::object{{"items", std::move(items)}, {"next_cursor", next_cursor(*rows, page)}});
-      });
+  auto list =
+      route("GET", "/api/companies/{id}/files", "A company's documents",
+            {http::Role::kSecretary, http::Role::kAdmin, http::Role::kEvaluator}, "the company",
+            [&](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
+              const std::string company_id(ctx.param("id"));
+              Where where;
+              std::vector<FieldError> problems;
+              where.add("company_id =", company_id);
+              const Page page = read_page(req, where, problems);
+              if (!problems.empty()) {
+                co_return Response::from_error(ApiError::validation("Invalid query", problems));
+              }
+              const auto actor = actor_of(ctx);
+              auto rows = co_await workers.run([&] {
+                return domain::list_company_files(db, actor, company_id, where.sql(),
+                                                  where.params(), newest_first(page));
+              });
+              if (!rows) co_return Response::from_error(std::move(rows).error());
+              co_return ok_json(page_json(*rows, page, [](const db::Rows& r, std::size_t i) {
+                return domain::file_json(domain::file_from_row(r, i));
+              }));
+            });
   list.description =
       "Newest first, paged with `limit` and `cursor`. An evaluator sees only the files of "
       "companies they have a sheet for; for any other company the answer is 404, as for an "
       "unknown one.";
-  list.params.push_back({"limit", "query", false, "1 to 200, default 50",
-                         schema(R"({"type":"integer","minimum":1,"maximum":200})")});
-  list.params.push_back({"cursor", "query", false, "next_cursor of the previous page",
-                         schema(R"({"type":"string"})")});
-  list.responses = {
-      {200, "One page", "application/json",
-       schema(std::string(R"({"type":"object","required":["items","next_cursor"],
-                       "properties":{"items":{"type":"array","items":)") +
-              kFileSchema + R"(},"next_cursor":{"type":["string","null"]}}})"),
-       schema(std::string(R"({"items":[)") + kFileExample + R"(],"next_cursor":null})")},
-      error_doc(400, "Bad limit or cursor"),
-      error_doc(404, "No such company (or not one of yours)")};
+  list_params(list);
+  list.responses = {{200, "One page", "application/json", schema(list_schema(kFileSchema)),
+                     schema(list_example(kFileExample))},
+                    error_doc(400, "Bad limit or cursor"),
+                    error_doc(404, "No such company (or not one of yours)")};
   routes.push_back(std::move(list));
 
   auto download =
@@ -268,9 +238,7 @@ std::vector<http::RouteSpec> file_routes(AppContext& app) {
                        }
                        co_return Response::from_error(st.error());
                      }
-                     Response res;
-                     res.status = 204;
-                     co_return res;
+                     co_return no_content();
                    });
   del.description =
       "Secretary or admin (anyone else: 403, and an attempt on an existing file is logged). "

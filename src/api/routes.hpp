@@ -41,8 +41,10 @@ std::vector<http::RouteSpec> metrics_routes(AppContext& app);
 /// The evaluation domain (docs/DOMAIN.md), one table per resource:
 /// /api/users, /api/evaluators, /auth/secretary-signup, /api/admin/secretary-requests.
 std::vector<http::RouteSpec> user_routes(AppContext& app);
-/// /api/projects, /api/projects/{id}/companies, /api/companies.
+/// /api/projects.
 std::vector<http::RouteSpec> project_routes(AppContext& app);
+/// /api/projects/{id}/companies, /api/companies (batch import included).
+std::vector<http::RouteSpec> company_routes(AppContext& app);
 /// /api/templates.
 std::vector<http::RouteSpec> template_routes(AppContext& app);
 /// /api/assignments and /api/evaluations.

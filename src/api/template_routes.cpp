@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/domain_kit.hpp"
 #include "api/listing.hpp"
 #include "api/routes.hpp"
 #include "domain/templates.hpp"
@@ -65,32 +66,13 @@ const char* const kCreateExample = R"({"name":"2026 창업 지원 평가표","de
   {"name":"기술성","min_score":0,"max_score":20},
   {"name":"가점","min_score":0,"max_score":5,"is_required":false,"bonus":true}]})";
 
-domain::Actor actor_of(const RequestContext& ctx) {
-  return domain::Actor{ctx.principal->user_id, ctx.principal->role};
-}
-
 http::RouteSpec route(std::string method, std::string path, std::string summary,
                       std::string description, http::Handler handler) {
-  http::RouteSpec r;
-  r.method = std::move(method);
-  r.path = std::move(path);
-  r.summary = std::move(summary);
-  r.description = std::move(description);
-  r.tag = "Templates";
-  r.roles = {http::Role::kAdmin, http::Role::kSecretary};
-  r.handler = std::move(handler);
-  return r;
+  return api::route(std::move(method), std::move(path), "Templates", std::move(summary),
+                    std::move(description), kStaff, std::move(handler));
 }
 
-void id_param(http::RouteSpec& r) {
-  r.params.push_back({"template_id", "path", true, "the template's id",
-                      schema(R"({"type":"string","format":"uuid"})")});
-}
-
-void errors(http::RouteSpec& r, std::initializer_list<std::pair<unsigned, const char*>> list) {
-  for (auto [status, what] : list)
-    r.responses.push_back({status, what, "application/json", {}, {}});
-}
+void id_param(http::RouteSpec& r) { api::id_param(r, "template_id", "the template's id"); }
 
 // A nullable id field: absent (outer nullopt), null (inner nullopt), or a UUID-shaped string.
 std::optional<std::optional<std::string>> nullable_id(http::Fields& f, const json::object& o,
@@ -147,21 +129,6 @@ std::vector<domain::TemplateItemInput> read_items(http::Fields& f, const json::o
     items.push_back(std::move(it));
   }
   return items;
-}
-
-// The body as an object (400 when it is not JSON); an empty body is an empty object when
-// `allow_empty`.
-Result<json::object> body_object(const Request& req, bool allow_empty) {
-  if (allow_empty) {
-    const bool blank = req.body.find_first_not_of(" \t\r\n") == std::string::npos;
-    if (blank) return json::object{};
-  }
-  return http::parse_json_object(req);
-}
-
-Response answer(Result<json::object> r, unsigned status = 200) {
-  if (!r) return Response::from_error(std::move(r).error());
-  return ok_json(*r, status);
 }
 
 }  // namespace
@@ -238,19 +205,12 @@ std::vector<http::RouteSpec> template_routes(AppContext& app) {
            {"project_id", "only the templates of this project",
             R"({"type":"string","format":"uuid"})"},
            {"search", "name contains (case-insensitive, at most 100 characters)",
-            R"({"type":"string","maxLength":100})"},
-           {"limit", "1 to 200, default 50", R"({"type":"integer","minimum":1,"maximum":200})"},
-           {"cursor", "next_cursor of the previous page", R"({"type":"string"})"}}) {
+            R"({"type":"string","maxLength":100})"}}) {
     list.params.push_back({name, "query", false, desc, schema(sch)});
   }
+  list_params(list);
   list.responses.push_back(
-      {200,
-       "A page of templates",
-       "application/json",
-       schema(R"({"type":"object","required":["items","next_cursor"],"properties":{"items":
-         {"type":"array","items":)" +
-              template_schema() + R"(},"next_cursor":{"type":["string","null"]}}})"),
-       {}});
+      {200, "A page of templates", "application/json", schema(list_schema(template_schema())), {}});
   errors(list, {{400, "A filter, limit or cursor is invalid"}, {403, "Not a secretary or admin"}});
   routes.push_back(std::move(list));
 
@@ -371,9 +331,7 @@ std::vector<http::RouteSpec> template_routes(AppContext& app) {
                      auto st =
                          co_await workers.run([&] { return domain::delete_template(db, id); });
                      if (!st) co_return Response::from_error(st.error());
-                     Response res;
-                     res.status = 204;
-                     co_return res;
+                     co_return no_content();
                    });
   id_param(del);
   del.responses.push_back({204, "Deleted", "", {}, {}});

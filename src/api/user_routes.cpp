@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <memory>
 
+#include "api/domain_kit.hpp"
 #include "api/listing.hpp"
 #include "api/routes.hpp"
 #include "auth/password_policy.hpp"
@@ -56,63 +57,21 @@ const char* const kRequestExample = R"({"id":"5d1e0c7a-2b8f-4f3e-9a61-0c2d3e4f5a
   "reason":"한국 평가 주식회사 사업 담당","status":"pending","created_at":"2026-03-01T09:00:00.000Z",
   "decided_by":null,"decided_at":null,"decision_reason":null})";
 
-const char* const kErrorSchema = R"({"type":"object",
-  "required":["error","error_code","message","details","timestamp","request_id","severity","category"],
-  "properties":{"error":{"type":"boolean"},"error_code":{"type":"string"},"message":{"type":"string"},
-  "details":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string"},
-  "message":{"type":"string"},"code":{"type":"string"}}}},"timestamp":{"type":"string"},
-  "request_id":{"type":"string"},"severity":{"type":"string"},"category":{"type":"string"}}})";
-
 const char* const kLoginIdRule =
     "3 to 64 characters: ASCII letters, digits, '.', '_', '-', '@', beginning with a letter or "
     "digit";
 const char* const kPhoneRule = "3 to 20 characters: digits, spaces, + - ( ), at least 3 digits";
 
-std::string list_schema(const char* item) {
-  return std::string(R"({"type":"object","required":["items","next_cursor"],"properties":{)") +
-         R"("items":{"type":"array","items":)" + item +
-         R"(},"next_cursor":{"type":["string","null"]}}})";
-}
-
-std::string list_example(const char* item) {
-  return std::string(R"({"items":[)") + item + R"(],"next_cursor":null})";
-}
-
-http::ResponseDoc error_doc(unsigned status, std::string description) {
-  return {status, std::move(description), "application/json", schema(kErrorSchema), {}};
-}
-
 http::RouteSpec route(std::string method, std::string path, std::string tag, std::string summary,
                       std::vector<http::Role> roles, http::Handler handler) {
-  http::RouteSpec r;
-  r.method = std::move(method);
-  r.path = std::move(path);
-  r.tag = std::move(tag);
-  r.summary = std::move(summary);
-  r.roles = std::move(roles);
-  r.handler = std::move(handler);
-  return r;
+  return api::route(std::move(method), std::move(path), std::move(tag), std::move(summary), {},
+                    std::move(roles), std::move(handler));
 }
 
-void add_list_params(http::RouteSpec& r) {
-  r.params.push_back({"limit", "query", false, "1 to 200, default 50",
-                      schema(R"({"type":"integer","minimum":1,"maximum":200})")});
-  r.params.push_back({"cursor", "query", false, "next_cursor of the previous page",
-                      schema(R"({"type":"string"})")});
-}
-
-void add_id_param(http::RouteSpec& r, const char* what) {
-  r.params.push_back({"id", "path", true, what, schema(R"({"type":"string","format":"uuid"})")});
-}
-
-Response no_content() {
-  Response r;
-  r.status = 204;
-  return r;
-}
+void add_id_param(http::RouteSpec& r, const char* what) { id_param(r, "id", what); }
 
 domain::Audit audit_of(const Request& req, const RequestContext& ctx) {
-  return {domain::Actor{ctx.principal->user_id, ctx.principal->role}, auth::client_info(req, ctx)};
+  return {actor_of(ctx), auth::client_info(req, ctx)};
 }
 
 // --- body readers ------------------------------------------------------------------------------
@@ -345,7 +304,7 @@ void users_routes(AppContext& app, std::shared_ptr<Services> svc,
       {"search", "query", false,
        "login id, name or email contains this (case-insensitive), at most 100 characters",
        schema(R"({"type":"string","maxLength":100})")}};
-  add_list_params(list);
+  list_params(list);
   list.responses = {{200, "A page of users", "application/json", schema(list_schema(kUserSchema)),
                      schema(list_example(kUserExample))},
                     error_doc(400, "A bad filter, limit or cursor"),
@@ -453,7 +412,6 @@ void users_routes(AppContext& app, std::shared_ptr<Services> svc,
 void evaluator_routes(AppContext& app, std::shared_ptr<Services> svc,
                       std::vector<http::RouteSpec>& routes) {
   auto& workers = *app.workers;
-  const std::vector<http::Role> staff{http::Role::kAdmin, http::Role::kSecretary};
   const std::string evaluator_body =
       R"({"type":"object","required":["login_id","email","user_name"],
         "additionalProperties":false,"properties":{
@@ -464,7 +422,7 @@ void evaluator_routes(AppContext& app, std::shared_ptr<Services> svc,
         "password":{"type":["string","null"],"minLength":8,"maxLength":128,"format":"password",
           "description":"absent: an invitation mail lets the evaluator choose one"}}})";
 
-  auto list = route("GET", "/api/evaluators", "Evaluators", "List evaluators", staff,
+  auto list = route("GET", "/api/evaluators", "Evaluators", "List evaluators", kStaff,
                     [&workers, svc](Request& req, RequestContext&) -> asio::awaitable<Response> {
                       std::vector<FieldError> problems;
                       domain::UserFilter filter;
@@ -480,7 +438,7 @@ void evaluator_routes(AppContext& app, std::shared_ptr<Services> svc,
        schema(R"({"type":"boolean"})")},
       {"search", "query", false, "login id, name or email contains this (case-insensitive)",
        schema(R"({"type":"string","maxLength":100})")}};
-  add_list_params(list);
+  list_params(list);
   list.responses = {{200, "A page of evaluators", "application/json",
                      schema(list_schema(kUserSchema)), schema(list_example(kUserExample))},
                     error_doc(400, "A bad filter, limit or cursor"),
@@ -488,7 +446,7 @@ void evaluator_routes(AppContext& app, std::shared_ptr<Services> svc,
   routes.push_back(std::move(list));
 
   auto create =
-      route("POST", "/api/evaluators", "Evaluators", "Create an evaluator", staff,
+      route("POST", "/api/evaluators", "Evaluators", "Create an evaluator", kStaff,
             [&workers, svc](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
               auto body = http::parse_json_object(req);
               if (!body) co_return Response::from_error(std::move(body).error());
@@ -520,7 +478,7 @@ void evaluator_routes(AppContext& app, std::shared_ptr<Services> svc,
   routes.push_back(std::move(create));
 
   auto batch = route(
-      "POST", "/api/evaluators/batch", "Evaluators", "Create evaluators in one batch", staff,
+      "POST", "/api/evaluators/batch", "Evaluators", "Create evaluators in one batch", kStaff,
       [&workers, svc](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
         auto body = http::parse_json_object(req);
         if (!body) co_return Response::from_error(std::move(body).error());
@@ -700,7 +658,7 @@ void secretary_routes(AppContext& app, std::shared_ptr<Services> svc,
   list.description = "Newest first, paged with an opaque cursor. Never carries the password.";
   list.params = {{"status", "query", false, "only this status",
                   schema(R"({"type":"string","enum":["pending","approved","rejected"]})")}};
-  add_list_params(list);
+  list_params(list);
   list.responses = {{200, "A page of requests", "application/json",
                      schema(list_schema(kRequestSchema)), schema(list_example(kRequestExample))},
                     error_doc(400, "A bad status, limit or cursor"),
