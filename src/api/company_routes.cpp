@@ -10,6 +10,7 @@
 #include "core/time_format.hpp"
 #include "domain/companies.hpp"
 #include "domain/csv.hpp"
+#include "domain/files.hpp"
 #include "domain/projects.hpp"
 #include "http/body.hpp"
 #include "http/multipart.hpp"
@@ -583,8 +584,18 @@ std::vector<http::RouteSpec> company_routes(AppContext& app) {
       "is submitted or reviewed.",
       [&](Request&, RequestContext& ctx) -> asio::awaitable<Response> {
         const std::string id(ctx.param("id"));
-        auto st = co_await workers.run(
-            [&] { return db.write([&](db::Tx& tx) { return dm::delete_company(tx, id); }); });
+        // The file rows go by cascade; their blobs once nothing else references them.
+        auto st = co_await workers.run([&]() -> Status {
+          std::vector<std::string> hashes;
+          auto done = db.write([&](db::Tx& tx) -> Status {
+            auto h = dm::company_file_hashes(tx, id);
+            if (!h) return std::move(h).error();
+            hashes = std::move(*h);
+            return dm::delete_company(tx, id);
+          });
+          if (done) dm::remove_unreferenced(db, *app.files, hashes);
+          return done;
+        });
         if (!st) co_return Response::from_error(std::move(st).error());
         co_return no_content();
       });

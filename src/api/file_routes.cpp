@@ -105,7 +105,7 @@ std::vector<http::RouteSpec> file_routes(AppContext& app) {
   const Clock& clock = app.clock;
   const std::size_t max_upload = app.settings.files.max_upload_bytes;
   // Shared by the handlers (the table outlives them: the router keeps the routes).
-  auto store = std::make_shared<domain::FileStore>(app.settings.files.data_dir);
+  auto store = app.files;
   const std::vector<http::Role> staff{http::Role::kSecretary, http::Role::kAdmin};
   std::vector<http::RouteSpec> routes;
 

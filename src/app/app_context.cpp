@@ -40,6 +40,7 @@ AppContext::AppContext(Settings s)
     limits.redis = redis;
   }
   limiter = std::make_unique<ratelimit::Limiter>(ratelimit::default_rules(), clock, limits);
+  files = std::make_shared<domain::FileStore>(settings.files.data_dir);
   monitoring::ErrorLogOptions errors;
   errors.retention_days = settings.monitoring.error_log_retention_days;
   errors.flush_interval = std::chrono::milliseconds(settings.monitoring.error_log_flush_ms);

@@ -10,6 +10,7 @@
 #include "core/clock.hpp"
 #include "db/backup_scheduler.hpp"
 #include "db/database.hpp"
+#include "domain/files.hpp"
 #include "mail/mail.hpp"
 #include "metrics/registry.hpp"
 #include "monitoring/error_log.hpp"
@@ -48,6 +49,8 @@ struct AppContext {
   std::unique_ptr<db::Database> db;
   std::unique_ptr<auth::AuthService> auth;
   std::unique_ptr<ratelimit::Limiter> limiter;
+  /// Uploaded files' blobs under DATA_DIR/files (shared by the file, company and project routes).
+  std::shared_ptr<domain::FileStore> files;
   std::unique_ptr<monitoring::ErrorLogWriter> error_log;
   std::unique_ptr<monitoring::HealthMonitor> health;
   /// Present when SMTP_SERVER is set; otherwise mail waits in the outbox.

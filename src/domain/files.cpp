@@ -584,4 +584,43 @@ Status delete_file(db::Database& db, FileStore& store, const Clock& clock, const
   return Ok{};
 }
 
+namespace {
+
+Result<std::vector<std::string>> hashes_of(db::Tx& tx, const char* sql, std::string_view id) {
+  auto rows = tx.query(sql, {std::string(id)});
+  if (!rows) return std::move(rows).error();
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < rows->size(); ++i) out.push_back(rows->text(i, "sha256"));
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> company_file_hashes(db::Tx& tx, std::string_view company_id) {
+  return hashes_of(tx, "SELECT DISTINCT sha256 FROM files WHERE company_id = $1", company_id);
+}
+
+Result<std::vector<std::string>> project_file_hashes(db::Tx& tx, std::string_view project_id) {
+  return hashes_of(tx,
+                   "SELECT DISTINCT f.sha256 AS sha256 FROM files f JOIN companies c "
+                   "ON c.id = f.company_id WHERE c.project_id = $1",
+                   project_id);
+}
+
+void remove_unreferenced(db::Database& db, FileStore& store,
+                         const std::vector<std::string>& hashes) {
+  for (const auto& sha : hashes) {
+    std::lock_guard lock(store.lock_for(sha));
+    std::int64_t remaining = 1;
+    auto st = db.read([&](db::Tx& tx) -> Status {
+      auto n = references(tx, sha);
+      if (!n) return std::move(n).error();
+      remaining = *n;
+      return Ok{};
+    });
+    // A failed check keeps the blob: an orphan wastes space, a missing blob loses a document.
+    if (st && remaining == 0) store.remove(sha);
+  }
+}
+
 }  // namespace evald::domain

@@ -74,6 +74,15 @@ struct FileRecord {
 
 boost::json::object file_json(const FileRecord& f);
 
+/// The content hashes of a company's files, or of every file of a project's companies: read in
+/// the transaction that deletes them (the rows go by cascade), to sweep the blobs afterwards.
+Result<std::vector<std::string>> company_file_hashes(db::Tx& tx, std::string_view company_id);
+Result<std::vector<std::string>> project_file_hashes(db::Tx& tx, std::string_view project_id);
+/// After the commit: removes each blob that no file row references any more (under the hash's
+/// lock, like a single delete, so a concurrent upload of the same content keeps its blob).
+void remove_unreferenced(db::Database& db, FileStore& store,
+                         const std::vector<std::string>& hashes);
+
 /// Whether `actor` may see the company's files: staff always; an evaluator only with a sheet
 /// for the company. Not found (404) when the company does not exist or may not be seen.
 Status check_company_access(db::Tx& tx, const Actor& actor, std::string_view company_id);

@@ -615,3 +615,39 @@ def test_listing_pages_newest_first(world, company):
         assert_error(world.call("GET", path, params=params), 400, "VALIDATION_ERROR")
     # Files of other companies do not leak into the list.
     assert {x["company_id"] for x in world.listing(company["id"])} == {company["id"]}
+
+
+def test_deleting_a_company_or_project_sweeps_the_blobs_only_it_referenced(world):
+    """The file rows go with their company or project (cascade); a blob goes with the last row
+    that names it, and stays while another company still has the same content."""
+    sec = world.sec
+    p = world.st.call("POST", "/api/projects", sec.token, json={"name": unique("정리 사업 ")})
+    assert p.status_code == 201, describe(p)
+    pid = p.json()["id"]
+
+    def new_company(project_id):
+        res = world.st.call("POST", f"/api/projects/{project_id}/companies", sec.token,
+                            json={"name": unique("정리 회사 "), "registration_number": reg_number()})
+        assert res.status_code == 201, describe(res)
+        return res.json()
+
+    x, y = new_company(pid), new_company(pid)
+    shared, only_x, only_y = pdf(), pdf(), pdf()
+    assert len({shared, only_x, only_y}) == 3
+
+    def key(data):
+        h = hashlib.sha256(data).hexdigest()
+        return f"{h[:2]}/{h[2:4]}/{h}"
+
+    world.stored(x["id"], "shared.pdf", shared)
+    world.stored(x["id"], "x.pdf", only_x)
+    world.stored(y["id"], "shared.pdf", shared)
+    world.stored(y["id"], "y.pdf", only_y)
+    assert {key(shared), key(only_x), key(only_y)} <= set(world.blobs())
+    assert world.call("DELETE", f"/api/companies/{x['id']}").status_code == 204
+    blobs = world.blobs()
+    assert key(only_x) not in blobs
+    assert blobs[key(shared)] == shared and blobs[key(only_y)] == only_y
+    assert world.call("DELETE", f"/api/projects/{pid}").status_code == 204
+    blobs = world.blobs()
+    assert key(shared) not in blobs and key(only_y) not in blobs
