@@ -584,17 +584,9 @@ std::vector<http::RouteSpec> company_routes(AppContext& app) {
       "is submitted or reviewed.",
       [&](Request&, RequestContext& ctx) -> asio::awaitable<Response> {
         const std::string id(ctx.param("id"));
-        // The file rows go by cascade; their blobs once nothing else references them.
-        auto st = co_await workers.run([&]() -> Status {
-          std::vector<std::string> hashes;
-          auto done = db.write([&](db::Tx& tx) -> Status {
-            auto h = dm::company_file_hashes(tx, id);
-            if (!h) return std::move(h).error();
-            hashes = std::move(*h);
-            return dm::delete_company(tx, id);
-          });
-          if (done) dm::remove_unreferenced(db, *app.files, hashes);
-          return done;
+        auto st = co_await workers.run([&] {
+          return dm::delete_company_with_files(
+              db, *app.files, id, [&](db::Tx& tx) { return dm::delete_company(tx, id); });
         });
         if (!st) co_return Response::from_error(std::move(st).error());
         co_return no_content();

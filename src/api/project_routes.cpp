@@ -254,17 +254,9 @@ std::vector<http::RouteSpec> project_routes(AppContext& app) {
       "when any of its sheets is submitted or reviewed (close or archive it instead).",
       [&](Request&, RequestContext& ctx) -> asio::awaitable<Response> {
         const std::string id(ctx.param("id"));
-        // The file rows go by cascade; their blobs once nothing else references them.
-        auto st = co_await workers.run([&]() -> Status {
-          std::vector<std::string> hashes;
-          auto done = db.write([&](db::Tx& tx) -> Status {
-            auto h = dm::project_file_hashes(tx, id);
-            if (!h) return std::move(h).error();
-            hashes = std::move(*h);
-            return dm::delete_project(tx, id);
-          });
-          if (done) dm::remove_unreferenced(db, *app.files, hashes);
-          return done;
+        auto st = co_await workers.run([&] {
+          return dm::delete_project_with_files(
+              db, *app.files, id, [&](db::Tx& tx) { return dm::delete_project(tx, id); });
         });
         if (!st) co_return Response::from_error(std::move(st).error());
         co_return no_content();

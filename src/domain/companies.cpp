@@ -31,10 +31,6 @@ json::value json_or_null(const std::optional<std::string>& v) {
   return v ? json::value(*v) : json::value(nullptr);
 }
 
-json::value text_or_null(const db::Rows& rows, std::size_t i, std::string_view col) {
-  return rows.null_at(i, col) ? json::value(nullptr) : json::value(rows.text(i, col));
-}
-
 FieldError already_registered(std::string field) {
   return FieldError{std::move(field), "Already registered in this project", "conflict.unique", {}};
 }

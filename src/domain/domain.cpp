@@ -17,6 +17,10 @@ bool is_uuid(std::string_view id) {
   return true;
 }
 
+boost::json::value text_or_null(const db::Rows& rows, std::size_t i, std::string_view col) {
+  return rows.null_at(i, col) ? boost::json::value(nullptr) : boost::json::value(rows.text(i, col));
+}
+
 ApiError not_found(std::string_view what) {
   return ApiError::not_found(std::string(what) + " not found");
 }

@@ -6,7 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/value.hpp>
+
 #include "core/error.hpp"
+#include "db/database.hpp"
 
 namespace evald::domain {
 
@@ -22,6 +25,9 @@ struct Actor {
 /// True for the shape of the ids this API hands out (a UUID, any case); anything else can never
 /// name a resource, so it answers 404 without a query.
 bool is_uuid(std::string_view id);
+
+/// A text column as JSON: null when the row holds NULL.
+boost::json::value text_or_null(const db::Rows& rows, std::size_t i, std::string_view col);
 
 /// 404 with the resource's name: also what a caller gets for an object they may not see.
 ApiError not_found(std::string_view what);

@@ -35,10 +35,6 @@ db::Value opt_text(const std::optional<std::string>& v) { return v ? db::Value(*
 
 db::Value opt_real(const std::optional<double>& v) { return v ? db::Value(*v) : db::null(); }
 
-json::value text_or_null(const db::Rows& rows, std::size_t i, std::string_view col) {
-  return rows.null_at(i, col) ? json::value(nullptr) : json::value(rows.text(i, col));
-}
-
 // Whole numbers as integers ("30", not Boost.JSON's "3E1"), others as doubles.
 json::value number(double v) {
   if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) {
@@ -224,17 +220,6 @@ Result<std::unordered_set<std::string>> active_evaluators(db::Tx& tx,
     for (std::size_t i = 0; i < rows->size(); ++i) found.insert(rows->text(i, "id"));
   }
   return found;
-}
-
-// Parses the digits of t[from, from+n) (all digits known).
-int digits_value(std::string_view t, std::size_t from, std::size_t n) {
-  int v = 0;
-  for (std::size_t i = from; i < from + n; ++i) v = v * 10 + (t[i] - '0');
-  return v;
-}
-
-bool all_digits(std::string_view t) {
-  return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace

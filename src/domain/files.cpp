@@ -594,33 +594,47 @@ Result<std::vector<std::string>> hashes_of(db::Tx& tx, const char* sql, std::str
   return out;
 }
 
-}  // namespace
-
-Result<std::vector<std::string>> company_file_hashes(db::Tx& tx, std::string_view company_id) {
-  return hashes_of(tx, "SELECT DISTINCT sha256 FROM files WHERE company_id = $1", company_id);
-}
-
-Result<std::vector<std::string>> project_file_hashes(db::Tx& tx, std::string_view project_id) {
-  return hashes_of(tx,
-                   "SELECT DISTINCT f.sha256 AS sha256 FROM files f JOIN companies c "
-                   "ON c.id = f.company_id WHERE c.project_id = $1",
-                   project_id);
-}
-
-void remove_unreferenced(db::Database& db, FileStore& store,
-                         const std::vector<std::string>& hashes) {
+// The distinct hashes `sql` (with $1 = `id`) lists are read in the deleting transaction and
+// swept after its commit.
+Status delete_sweeping(db::Database& db, FileStore& store, const char* sql, std::string_view id,
+                       const std::function<Status(db::Tx&)>& remove) {
+  std::vector<std::string> hashes;
+  auto st = db.write([&](db::Tx& tx) -> Status {
+    auto h = hashes_of(tx, sql, id);
+    if (!h) return std::move(h).error();
+    hashes = std::move(*h);
+    return remove(tx);
+  });
+  if (!st) return st;
   for (const auto& sha : hashes) {
     std::lock_guard lock(store.lock_for(sha));
     std::int64_t remaining = 1;
-    auto st = db.read([&](db::Tx& tx) -> Status {
+    auto read = db.read([&](db::Tx& tx) -> Status {
       auto n = references(tx, sha);
       if (!n) return std::move(n).error();
       remaining = *n;
       return Ok{};
     });
     // A failed check keeps the blob: an orphan wastes space, a missing blob loses a document.
-    if (st && remaining == 0) store.remove(sha);
+    if (read && remaining == 0) store.remove(sha);
   }
+  return Ok{};
+}
+
+}  // namespace
+
+Status delete_company_with_files(db::Database& db, FileStore& store, std::string_view company_id,
+                                 const std::function<Status(db::Tx&)>& remove) {
+  return delete_sweeping(db, store, "SELECT DISTINCT sha256 FROM files WHERE company_id = $1",
+                         company_id, remove);
+}
+
+Status delete_project_with_files(db::Database& db, FileStore& store, std::string_view project_id,
+                                 const std::function<Status(db::Tx&)>& remove) {
+  return delete_sweeping(db, store,
+                         "SELECT DISTINCT f.sha256 AS sha256 FROM files f JOIN companies c "
+                         "ON c.id = f.company_id WHERE c.project_id = $1",
+                         project_id, remove);
 }
 
 }  // namespace evald::domain

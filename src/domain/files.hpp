@@ -6,6 +6,7 @@
 #include <array>
 #include <boost/json/object.hpp>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -74,14 +75,14 @@ struct FileRecord {
 
 boost::json::object file_json(const FileRecord& f);
 
-/// The content hashes of a company's files, or of every file of a project's companies: read in
-/// the transaction that deletes them (the rows go by cascade), to sweep the blobs afterwards.
-Result<std::vector<std::string>> company_file_hashes(db::Tx& tx, std::string_view company_id);
-Result<std::vector<std::string>> project_file_hashes(db::Tx& tx, std::string_view project_id);
-/// After the commit: removes each blob that no file row references any more (under the hash's
-/// lock, like a single delete, so a concurrent upload of the same content keeps its blob).
-void remove_unreferenced(db::Database& db, FileStore& store,
-                         const std::vector<std::string>& hashes);
+/// Deletes a company, or a project with its companies, in one transaction (`remove`), then the
+/// blobs of their files that no other file row references (the rows go by cascade). Each blob
+/// is removed under its hash's lock, like a single delete, so a concurrent upload of the same
+/// content keeps it.
+Status delete_company_with_files(db::Database& db, FileStore& store, std::string_view company_id,
+                                 const std::function<Status(db::Tx&)>& remove);
+Status delete_project_with_files(db::Database& db, FileStore& store, std::string_view project_id,
+                                 const std::function<Status(db::Tx&)>& remove);
 
 /// Whether `actor` may see the company's files: staff always; an evaluator only with a sheet
 /// for the company. Not found (404) when the company does not exist or may not be seen.

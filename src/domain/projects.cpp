@@ -16,10 +16,6 @@ constexpr const char* kColumns =
     "id, name, description, start_date, end_date, deadline, status, created_by, created_at, "
     "updated_at";
 
-json::value text_or_null(const db::Rows& rows, std::size_t i, std::string_view col) {
-  return rows.null_at(i, col) ? json::value(nullptr) : json::value(rows.text(i, col));
-}
-
 db::Value value_or_null(const std::optional<std::string>& v) {
   return v ? db::Value(*v) : db::null();
 }

@@ -29,10 +29,6 @@ const char* const kUsedBySubmitted =
 
 db::Value opt_text(const std::optional<std::string>& v) { return v ? db::Value(*v) : db::null(); }
 
-json::value text_or_null(const db::Rows& rows, std::size_t i, std::string_view col) {
-  return rows.null_at(i, col) ? json::value(nullptr) : json::value(rows.text(i, col));
-}
-
 // Whole numbers as integers ("1", not Boost.JSON's "1E0"), others as doubles.
 json::value number(double v) {
   if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) {
