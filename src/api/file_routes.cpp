@@ -202,7 +202,7 @@ std::vector<http::RouteSpec> file_routes(AppContext& app) {
               // Never rendered as a page of this origin, even if opened directly.
               res.headers.set("Content-Security-Policy", "default-src 'none'; sandbox");
               res.headers.set("Cache-Control", "private, no-store");
-              res.body = std::move(got->data);
+              res.file = std::move(got->body);
               co_return res;
             });
   download.description =

@@ -186,7 +186,7 @@ std::vector<http::RouteSpec> result_routes(AppContext& app) {
         res.headers.set("Content-Type", file->content_type);
         res.headers.set("Content-Disposition",
                         domain::attachment_disposition(file->file_name, file->ascii_name));
-        res.body = std::move(file->body);
+        res.file = std::move(file->body);
         co_return res;
       });
   exp.description =
@@ -196,7 +196,8 @@ std::vector<http::RouteSpec> result_routes(AppContext& app) {
       "by a blank line, each under a title row and a header row. `format=xlsx`: a workbook with "
       "the sheets `Results` and `Scores`. A text cell beginning with `=`, `+`, `-`, `@`, tab or "
       "carriage return gets a leading apostrophe (formula injection). Sent as an attachment "
-      "named after the project (`filename*` in UTF-8). Rate category `export`.";
+      "named after the project (`filename*` in UTF-8), with its Content-Length: the file is "
+      "spooled to disk as the rows are read and streamed from there. Rate category `export`.";
   exp.rate_category = http::RateCategory::kExport;
   exp.params.push_back({"format", "query", false, "csv (default) or xlsx",
                         schema(R"({"type":"string","enum":["csv","xlsx"],"default":"csv"})")});

@@ -126,7 +126,7 @@ int serve(const Settings& settings) {
                log::Line("first admin created").kv("login_id", app.settings.auth.admin_login_id));
     }
     auto dispatcher = build_dispatcher(app);
-    net::Server server(app.settings, dispatcher, app.server_state);
+    net::Server server(app.settings, dispatcher, app.server_state, *app.workers);
     server.bind();
     server.on_reload([&app] { reload_rules(app); });
     if (app.settings.ratelimit.enabled) app.limiter->start();

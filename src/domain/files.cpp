@@ -10,8 +10,8 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <sstream>
 
+#include "core/file_body.hpp"
 #include "core/ids.hpp"
 #include "core/scope_exit.hpp"
 #include "core/time_format.hpp"
@@ -406,13 +406,12 @@ Status FileStore::put(std::string_view sha256, std::string_view data) const {
   return Ok{};
 }
 
-Result<std::string> FileStore::get(std::string_view sha256) const {
+Result<std::shared_ptr<const FileBody>> FileStore::open(std::string_view sha256) const {
   if (!is_hex64(sha256)) return ApiError::internal("file store: not a SHA-256");
-  std::ifstream in(path_of(sha256), std::ios::binary);
-  if (!in) return ApiError::internal("file store: the blob of " + std::string(sha256) + " is gone");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return std::move(out).str();
+  auto body = FileBody::open(path_of(sha256));
+  if (!body)
+    return ApiError::internal("file store: the blob of " + std::string(sha256) + " is gone");
+  return body;
 }
 
 void FileStore::remove(std::string_view sha256) const {
@@ -542,9 +541,14 @@ Result<Download> download_file(db::Database& db, FileStore& store, const Clock& 
   });
   if (!st) return std::move(st).error();
   if (denied) return not_found("File");
-  auto data = store.get(file->sha256);
-  if (!data) return std::move(data).error();
-  return Download{std::move(*file), std::move(*data)};
+  auto body = store.open(file->sha256);
+  if (!body) return std::move(body).error();
+  if (static_cast<std::int64_t>((*body)->size()) != file->size_bytes) {
+    return ApiError::internal("file store: the blob of " + file->sha256 + " has " +
+                              std::to_string((*body)->size()) + " bytes, the row says " +
+                              std::to_string(file->size_bytes));
+  }
+  return Download{std::move(*file), std::move(*body)};
 }
 
 Status delete_file(db::Database& db, FileStore& store, const Clock& clock, const Actor& actor,

@@ -7,12 +7,14 @@
 #include <boost/json/object.hpp>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/clock.hpp"
+#include "core/file_body.hpp"
 #include "core/result.hpp"
 #include "db/database.hpp"
 #include "domain/domain.hpp"
@@ -50,7 +52,8 @@ class FileStore {
   std::filesystem::path path_of(std::string_view sha256) const;
   /// Stores `data` under its hash unless a blob is already there.
   Status put(std::string_view sha256, std::string_view data) const;
-  Result<std::string> get(std::string_view sha256) const;
+  /// The blob, open for reading (its bytes stay readable even if it is removed meanwhile).
+  Result<std::shared_ptr<const FileBody>> open(std::string_view sha256) const;
   /// Removes the blob (nothing when it is absent).
   void remove(std::string_view sha256) const;
   /// Serialises storing and removing one hash within this process, so that a delete never
@@ -109,10 +112,10 @@ FileRecord file_from_row(const db::Rows& rows, std::size_t i);
 
 struct Download {
   FileRecord file;
-  std::string data;
+  std::shared_ptr<const FileBody> body;
 };
 
-/// The file and its bytes for `actor` (404 when unknown or not visible); logs "download", or
+/// The file and its open blob for `actor` (404 when unknown or not visible); logs "download", or
 /// "download_denied" for an evaluator without a sheet for the company.
 Result<Download> download_file(db::Database& db, FileStore& store, const Clock& clock,
                                const Actor& actor, std::string_view file_id, std::string_view ip);

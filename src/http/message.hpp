@@ -2,6 +2,7 @@
 /// Request and Response as plain value types: no Beast in these headers, so that handlers and
 /// middleware compile quickly. The session converts to and from the wire.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +10,10 @@
 #include <vector>
 
 #include "core/error.hpp"
+
+namespace evald {
+class FileBody;
+}
 
 namespace evald::http {
 
@@ -50,6 +55,9 @@ struct Response {
   unsigned status = 200;
   Headers headers;
   std::string body;
+  /// When set, the body is this file instead of `body` (which stays empty): the session sends
+  /// it in chunks read off the event loop, with its size as Content-Length.
+  std::shared_ptr<const FileBody> file;
   /// Set when the response is an error: rendered once into `body` by the request-id layer,
   /// which knows the request id. Middleware reads it to count and log by code.
   std::optional<ApiError> error;

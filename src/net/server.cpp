@@ -12,11 +12,13 @@
 #include <thread>
 #include <unordered_set>
 
+#include "core/file_body.hpp"
 #include "core/ids.hpp"
 #include "core/scope_exit.hpp"
 #include "http/error_body.hpp"
 #include "http/security_headers.hpp"
 #include "log/log.hpp"
+#include "net/worker_pool.hpp"
 
 namespace evald::net {
 
@@ -105,7 +107,7 @@ std::string serialize_head(const http::Response& res, unsigned version, bool kee
   out += "\r\nServer: evald\r\n";
   if (res.status != 204 && res.status != 304 && res.status >= 200) {
     out += "Content-Length: ";
-    out += std::to_string(res.body.size());
+    out += std::to_string(res.file ? res.file->size() : res.body.size());
     out += "\r\n";
   }
   if (!keep_alive) {
@@ -126,8 +128,9 @@ std::string serialize(const http::Response& res, unsigned version, bool keep_ali
 class Service {
  public:
   Service(const Settings& settings, std::shared_ptr<const http::Dispatcher> dispatcher,
-          std::shared_ptr<ServerState> state)
+          std::shared_ptr<ServerState> state, WorkerPool& workers)
       : s_(settings.server),
+        workers_(workers),
         development_(settings.environment == Environment::kDevelopment),
         tls_(!settings.server.tls_cert_file.empty()),
         dispatcher_(std::move(dispatcher)),
@@ -337,16 +340,46 @@ class Service {
       http::apply_security_headers(res, tls_, ctx.authenticated);
       const bool keep = req.keep_alive && !state_->draining();
       const std::string head = serialize_head(res, req.version, keep);
+      const bool head_only = req.method == "HEAD";
       const std::array<asio::const_buffer, 2> wire{
-          asio::buffer(head), req.method == "HEAD" ? asio::const_buffer() : asio::buffer(res.body)};
+          asio::buffer(head), head_only ? asio::const_buffer() : asio::buffer(res.body)};
       stream.expires_after(milliseconds(s_.write_timeout_ms));
       auto [wec, wn] =
           co_await asio::async_write(stream, wire, asio::as_tuple(asio::use_awaitable));
-      if (wec || !keep) break;
+      if (wec) break;
+      if (res.file && !head_only) {
+        const bool sent = co_await send_file(stream, *res.file);
+        if (!sent) break;
+      }
+      if (!keep) break;
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream.socket().close(ignored);
+  }
+
+  // The file body in chunks, each read on the worker pool and written within the write
+  // timeout. False when the connection must close: the client stalled or went away, or the file
+  // could not be read (the head promised its length, so only closing tells the client).
+  asio::awaitable<bool> send_file(beast::tcp_stream& stream, const FileBody& file) {
+    constexpr std::size_t kChunk = 64 * 1024;
+    std::string buf(kChunk, '\0');
+    std::uint64_t sent = 0;
+    while (sent < file.size()) {
+      auto got = co_await workers_.run([&] { return file.read_at(sent, buf.data(), kChunk); });
+      if (!got || *got == 0) {
+        log_->error("{}", log::Line("file body read failed; closing the connection")
+                              .kv("sent", sent)
+                              .kv("size", file.size()));
+        co_return false;
+      }
+      stream.expires_after(milliseconds(s_.write_timeout_ms));
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(buf.data(), *got),
+                                                asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return false;
+      sent += n;
+    }
+    co_return true;
   }
 
   ApiError too_large() const {
@@ -377,6 +410,7 @@ class Service {
   const ServerSettings& s_;
   bool development_;
   bool tls_;
+  WorkerPool& workers_;
   std::shared_ptr<const http::Dispatcher> dispatcher_;
   std::shared_ptr<ServerState> state_;
   std::shared_ptr<spdlog::logger> log_;
@@ -386,8 +420,8 @@ class Service {
 
 struct Server::Impl {
   Impl(const Settings& s, std::shared_ptr<const http::Dispatcher> d,
-       std::shared_ptr<ServerState> st)
-      : settings(s), state(st), service(s, std::move(d), st), log(log::get("http")) {
+       std::shared_ptr<ServerState> st, WorkerPool& workers)
+      : settings(s), state(st), service(s, std::move(d), st, workers), log(log::get("http")) {
     for (unsigned i = 0; i < s.server.threads; ++i)
       threads.push_back(std::make_unique<ThreadCtx>(i));
   }
@@ -436,8 +470,8 @@ struct Server::Impl {
 };
 
 Server::Server(const Settings& settings, std::shared_ptr<const http::Dispatcher> dispatcher,
-               std::shared_ptr<ServerState> state)
-    : impl_(std::make_unique<Impl>(settings, std::move(dispatcher), std::move(state))) {}
+               std::shared_ptr<ServerState> state, WorkerPool& workers)
+    : impl_(std::make_unique<Impl>(settings, std::move(dispatcher), std::move(state), workers)) {}
 
 Server::~Server() = default;
 

@@ -14,6 +14,8 @@
 
 namespace evald::net {
 
+class WorkerPool;
+
 /// State other parts read: draining (readiness), event-loop heartbeats (liveness), connections.
 class ServerState {
  public:
@@ -43,8 +45,9 @@ class ServerState {
 
 class Server {
  public:
+  /// File bodies (downloads, exports) are read in chunks on `workers`, never on an I/O thread.
   Server(const Settings& settings, std::shared_ptr<const http::Dispatcher> dispatcher,
-         std::shared_ptr<ServerState> state);
+         std::shared_ptr<ServerState> state, WorkerPool& workers);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

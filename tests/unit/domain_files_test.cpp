@@ -193,9 +193,14 @@ TEST(FileStoreTest, StoresOnceByHashAndRemoves) {
   EXPECT_EQ(path, dir / "files" / sha.substr(0, 2) / sha.substr(2, 2) / sha);
   EXPECT_TRUE(std::filesystem::is_regular_file(path));
   ASSERT_TRUE(store.put(sha, data).ok());  // again: nothing changes
-  auto back = store.get(sha);
+  auto back = store.open(sha);
   ASSERT_TRUE(back.ok());
-  EXPECT_EQ(*back, data);
+  ASSERT_EQ((*back)->size(), data.size());
+  std::string read(data.size(), '\0');
+  auto n = (*back)->read_at(0, read.data(), read.size());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, data.size());
+  EXPECT_EQ(read, data);
   // No temporary file is left beside the blob.
   std::size_t entries = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(path.parent_path())) {
@@ -204,7 +209,11 @@ TEST(FileStoreTest, StoresOnceByHashAndRemoves) {
   EXPECT_EQ(entries, 1u);
   store.remove(sha);
   EXPECT_FALSE(std::filesystem::exists(path));
-  EXPECT_FALSE(store.get(sha).ok());
+  EXPECT_FALSE(store.open(sha).ok());
+  // A blob already open stays readable after its removal (a download in flight).
+  std::string again(data.size(), '\0');
+  ASSERT_TRUE((*back)->read_at(0, again.data(), again.size()).ok());
+  EXPECT_EQ(again, data);
   EXPECT_FALSE(store.put("../../etc/passwd", data).ok());  // only hashes name blobs
   std::filesystem::remove_all(dir);
 }
