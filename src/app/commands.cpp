@@ -62,11 +62,6 @@ void reload_rules(AppContext& app) {
 }  // namespace
 
 int serve(const Settings& settings) {
-  if (!settings.server.tls_cert_file.empty()) {
-    std::cerr << "evald: invalid configuration: TLS_CERT_FILE: serving HTTPS directly is not "
-                 "available in this build; terminate TLS at a proxy\n";
-    return 2;
-  }
   if (!settings.ratelimit.redis_url.empty() &&
       !ratelimit::parse_redis_url(settings.ratelimit.redis_url)) {
     std::cerr << "evald: invalid configuration: REDIS_URL: must be "

@@ -3,8 +3,10 @@
 #include <array>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <csignal>
 #include <ctime>
 #include <limits>
@@ -51,6 +53,12 @@ constexpr milliseconds kDrainPollInterval{20};
 constexpr milliseconds kLingerTimeout{1000};
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr milliseconds kAcceptBackoff{50};
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// The TCP layer under a plain or TLS stream: timeouts, shutdown and close act on it.
+beast::tcp_stream& tcp_of(beast::tcp_stream& s) { return s; }
+beast::tcp_stream& tcp_of(TlsStream& s) { return beast::get_lowest_layer(s); }
 
 struct Connection {
   beast::tcp_stream* stream;
@@ -125,6 +133,28 @@ std::string serialize(const http::Response& res, unsigned version, bool keep_ali
   return out;
 }
 
+// TLS 1.2 and later with the certificate chain and key of the settings; throws with a clear
+// message when they cannot be loaded.
+std::shared_ptr<asio::ssl::context> make_tls_context(const ServerSettings& s) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(s.tls_cert_file, ec);
+  if (ec) {
+    throw std::runtime_error("TLS_CERT_FILE: cannot load " + s.tls_cert_file + ": " + ec.message());
+  }
+  ctx->use_private_key_file(s.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec) {
+    throw std::runtime_error("TLS_KEY_FILE: cannot load " + s.tls_key_file + ": " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    throw std::runtime_error("TLS_KEY_FILE: key values mismatch with TLS_CERT_FILE");
+  }
+  return ctx;
+}
+
 class Service {
  public:
   Service(const Settings& settings, std::shared_ptr<const http::Dispatcher> dispatcher,
@@ -133,6 +163,7 @@ class Service {
         workers_(workers),
         development_(settings.environment == Environment::kDevelopment),
         tls_(!settings.server.tls_cert_file.empty()),
+        tls_context_(tls_ ? make_tls_context(settings.server) : nullptr),
         dispatcher_(std::move(dispatcher)),
         state_(std::move(state)),
         log_(log::get("http")) {}
@@ -216,21 +247,26 @@ class Service {
   }
 
   // Send an error and close without resetting the connection, so the client reads the reply.
-  asio::awaitable<void> reply_and_close(beast::tcp_stream& stream, std::string wire) {
-    stream.expires_after(milliseconds(s_.write_timeout_ms));
+  template <class Stream>
+  asio::awaitable<void> reply_and_close(Stream& stream, std::string wire) {
+    tcp_of(stream).expires_after(milliseconds(s_.write_timeout_ms));
     auto [ec, n] =
         co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(kLingerTimeout);
-    std::array<char, 16384> sink{};
-    std::size_t drained = 0;
-    while (drained < kLingerMaxBytes) {
-      auto [rec, got] =
-          co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
-      if (rec) break;
-      drained += got;
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      co_return;  // the session sends close_notify as it ends
+    } else {
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream.expires_after(kLingerTimeout);
+      std::array<char, 16384> sink{};
+      std::size_t drained = 0;
+      while (drained < kLingerMaxBytes) {
+        auto [rec, got] = co_await stream.async_read_some(asio::buffer(sink),
+                                                          asio::as_tuple(asio::use_awaitable));
+        if (rec) break;
+        drained += got;
+      }
     }
   }
 
@@ -245,8 +281,39 @@ class Service {
     boost::system::error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
     const std::string peer_ip = peer_ec ? std::string("unknown") : peer.address().to_string();
-    beast::tcp_stream stream(std::move(socket));
-    Connection conn{&stream};
+    if (!tls_context_) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await serve(stream, tc, peer_ip);
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream.socket().close(ignored);
+      co_return;
+    }
+    TlsStream stream(std::move(socket), *tls_context_);
+    tcp_of(stream).expires_after(milliseconds(s_.header_timeout_ms));
+    auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                 asio::as_tuple(asio::use_awaitable));
+    if (!hec) {
+      co_await serve(stream, tc, peer_ip);
+      // close_notify, briefly: a client that has gone does not hold the session.
+      tcp_of(stream).expires_after(kLingerTimeout);
+      auto [sec] = co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+      (void)sec;
+    } else {
+      state_->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      log_->debug(
+          "{}",
+          log::Line("TLS handshake failed").kv("client_ip", peer_ip).kv("error", hec.message()));
+    }
+    boost::system::error_code ignored;
+    tcp_of(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_of(stream).socket().close(ignored);
+  }
+
+  // The requests of one connection, until it closes, fails or is told to stop.
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream, ThreadCtx& tc, const std::string& peer_ip) {
+    Connection conn{&tcp_of(stream)};
     tc.connections.insert(&conn);
     const ScopeExit unregister([&] { tc.connections.erase(&conn); });
 
@@ -262,7 +329,7 @@ class Service {
       parser.body_limit((std::numeric_limits<std::uint64_t>::max)());
 
       conn.idle = buffer.size() == 0;
-      stream.expires_after(
+      tcp_of(stream).expires_after(
           milliseconds(conn.served == 0 ? s_.header_timeout_ms : s_.idle_timeout_ms));
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,
                                                        asio::as_tuple(asio::use_awaitable));
@@ -292,12 +359,12 @@ class Service {
       if (!parser.is_done()) {
         if (http::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          stream.expires_after(milliseconds(s_.write_timeout_ms));
+          tcp_of(stream).expires_after(milliseconds(s_.write_timeout_ms));
           auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(kContinue),
                                                       asio::as_tuple(asio::use_awaitable));
           if (wec) break;
         }
-        stream.expires_after(milliseconds(s_.body_timeout_ms));
+        tcp_of(stream).expires_after(milliseconds(s_.body_timeout_ms));
         auto [bec, bn] =
             co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         if (bec) {
@@ -341,11 +408,23 @@ class Service {
       const bool keep = req.keep_alive && !state_->draining();
       const std::string head = serialize_head(res, req.version, keep);
       const bool head_only = req.method == "HEAD";
-      const std::array<asio::const_buffer, 2> wire{
-          asio::buffer(head), head_only ? asio::const_buffer() : asio::buffer(res.body)};
-      stream.expires_after(milliseconds(s_.write_timeout_ms));
-      auto [wec, wn] =
-          co_await asio::async_write(stream, wire, asio::as_tuple(asio::use_awaitable));
+      const asio::const_buffer body = head_only ? asio::const_buffer() : asio::buffer(res.body);
+      tcp_of(stream).expires_after(milliseconds(s_.write_timeout_ms));
+      boost::system::error_code wec;
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        // One buffer per write: the TLS stream stalled on a large body given as the second
+        // buffer of a sequence. The head is small; the records are what cost.
+        std::tie(wec, std::ignore) = co_await asio::async_write(
+            stream, asio::buffer(head), asio::as_tuple(asio::use_awaitable));
+        if (!wec && body.size() > 0) {
+          std::tie(wec, std::ignore) =
+              co_await asio::async_write(stream, body, asio::as_tuple(asio::use_awaitable));
+        }
+      } else {
+        const std::array<asio::const_buffer, 2> wire{asio::buffer(head), body};
+        std::tie(wec, std::ignore) =
+            co_await asio::async_write(stream, wire, asio::as_tuple(asio::use_awaitable));
+      }
       if (wec) break;
       if (res.file && !head_only) {
         const bool sent = co_await send_file(stream, *res.file);
@@ -353,15 +432,13 @@ class Service {
       }
       if (!keep) break;
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream.socket().close(ignored);
   }
 
   // The file body in chunks, each read on the worker pool and written within the write
   // timeout. False when the connection must close: the client stalled or went away, or the file
   // could not be read (the head promised its length, so only closing tells the client).
-  asio::awaitable<bool> send_file(beast::tcp_stream& stream, const FileBody& file) {
+  template <class Stream>
+  asio::awaitable<bool> send_file(Stream& stream, const FileBody& file) {
     constexpr std::size_t kChunk = 64 * 1024;
     std::string buf(kChunk, '\0');
     std::uint64_t sent = 0;
@@ -373,7 +450,7 @@ class Service {
                               .kv("size", file.size()));
         co_return false;
       }
-      stream.expires_after(milliseconds(s_.write_timeout_ms));
+      tcp_of(stream).expires_after(milliseconds(s_.write_timeout_ms));
       auto [ec, n] = co_await asio::async_write(stream, asio::buffer(buf.data(), *got),
                                                 asio::as_tuple(asio::use_awaitable));
       if (ec) co_return false;
@@ -410,6 +487,7 @@ class Service {
   const ServerSettings& s_;
   bool development_;
   bool tls_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
   WorkerPool& workers_;
   std::shared_ptr<const http::Dispatcher> dispatcher_;
   std::shared_ptr<ServerState> state_;

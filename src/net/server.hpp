@@ -31,6 +31,8 @@ class ServerState {
   std::atomic<long long> open_connections{0};
   std::atomic<long long> in_flight_requests{0};
   std::atomic<unsigned long long> refused_connections{0};
+  /// Connections whose TLS handshake failed (plain HTTP to the HTTPS port, bad clients).
+  std::atomic<unsigned long long> tls_handshake_failures{0};
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   /// Told of each request the connection itself refuses (malformed, too large) before the
   /// pipeline sees it: method (empty when unknown), status, code. Set before serving.

@@ -19,6 +19,7 @@ import itertools
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -69,9 +70,14 @@ def run_evald(args, env: dict | None = None, cwd: Path | None = None,
                           timeout=timeout)
 
 
-def http_status(port: int, path: str, timeout: float = 0.5) -> int | None:
-    """The status of GET path, or None when nothing answers."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_status(port: int, path: str, timeout: float = 0.5, tls: bool = False) -> int | None:
+    """The status of GET path, or None when nothing answers (over TLS without verifying the
+    certificate when `tls`: this only asks whether the server is up)."""
+    if tls:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                           context=ssl._create_unverified_context())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path)
         res = conn.getresponse()
@@ -96,6 +102,7 @@ class EvaldServer:
         self.env = env
         self.args = list(args)
         self.port = ready_port if ready_port is not None else int(env["PORT"])
+        self.tls = bool(env.get("TLS_CERT_FILE"))
         self.proc: subprocess.Popen | None = None
         self.returncode: int | None = None
         self._log_file = None
@@ -119,7 +126,7 @@ class EvaldServer:
                 self.returncode = self.proc.returncode
                 raise AssertionError(f"{self.name} exited with {self.returncode} during start-up;"
                                      f" log:\n{self.log_tail()}")
-            if http_status(self.port, "/health/ping") == 200:
+            if http_status(self.port, "/health/ping", tls=self.tls) == 200:
                 return
             time.sleep(0.05)
         raise AssertionError(f"{self.name} did not answer GET /health/ping with 200 on port "
@@ -170,7 +177,7 @@ class EvaldServer:
     # --- helpers -----------------------------------------------------------------------------
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def log_text(self) -> str:
         try:
