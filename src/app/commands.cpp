@@ -120,6 +120,13 @@ int serve(const Settings& settings) {
       lg->info("{}",
                log::Line("first admin created").kv("login_id", app.settings.auth.admin_login_id));
     }
+    if (auto resealed = app.auth->reseal_mfa_secrets(); !resealed) {
+      throw std::runtime_error("cannot seal MFA secrets under the new JWT_SECRET: " +
+                               describe(resealed.error()));
+    } else if (*resealed > 0) {
+      lg->info("{}",
+               log::Line("MFA secrets sealed under the new JWT_SECRET").kv("count", *resealed));
+    }
     auto dispatcher = build_dispatcher(app);
     net::Server server(app.settings, dispatcher, app.server_state, *app.workers);
     server.bind();

@@ -10,12 +10,34 @@
 
 namespace evald::auth {
 
-MfaVault::MfaVault(std::string_view material) : key_(crypto_secretbox_KEYBYTES, '\0') {
+namespace {
+
+std::string derive_key(std::string_view material) {
   static constexpr std::string_view kContext = "evald mfa secret key v1";
-  crypto_generichash(reinterpret_cast<unsigned char*>(key_.data()), key_.size(),
+  std::string key(crypto_secretbox_KEYBYTES, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(key.data()), key.size(),
                      reinterpret_cast<const unsigned char*>(material.data()), material.size(),
                      reinterpret_cast<const unsigned char*>(kContext.data()), kContext.size());
+  return key;
 }
+
+std::optional<std::string> open_with(const std::string& raw, const std::string& key) {
+  const auto* nonce = reinterpret_cast<const unsigned char*>(raw.data());
+  std::string plain(raw.size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
+                                 nonce + crypto_secretbox_NONCEBYTES,
+                                 raw.size() - crypto_secretbox_NONCEBYTES, nonce,
+                                 reinterpret_cast<const unsigned char*>(key.data())) != 0) {
+    return std::nullopt;
+  }
+  return plain;
+}
+
+}  // namespace
+
+MfaVault::MfaVault(std::string_view material, std::string_view previous_material)
+    : key_(derive_key(material)),
+      previous_(previous_material.empty() ? std::string() : derive_key(previous_material)) {}
 
 std::string MfaVault::seal(std::string_view plain) const {
   std::string out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plain.size(), '\0');
@@ -27,20 +49,17 @@ std::string MfaVault::seal(std::string_view plain) const {
   return base64url_encode(out);
 }
 
-std::optional<std::string> MfaVault::open(std::string_view sealed) const {
+std::optional<std::string> MfaVault::open(std::string_view sealed, bool* by_previous) const {
+  if (by_previous) *by_previous = false;
   std::string raw;
   if (!base64url_decode(sealed, raw) ||
       raw.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
     return std::nullopt;
   }
-  const auto* nonce = reinterpret_cast<const unsigned char*>(raw.data());
-  std::string plain(raw.size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
-  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
-                                 nonce + crypto_secretbox_NONCEBYTES,
-                                 raw.size() - crypto_secretbox_NONCEBYTES, nonce,
-                                 reinterpret_cast<const unsigned char*>(key_.data())) != 0) {
-    return std::nullopt;
-  }
+  if (auto plain = open_with(raw, key_)) return plain;
+  if (previous_.empty()) return std::nullopt;
+  auto plain = open_with(raw, previous_);
+  if (plain && by_previous) *by_previous = true;
   return plain;
 }
 
@@ -62,6 +81,29 @@ std::string normalize_backup_code(std::string_view code) {
     out += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
   }
   return out;
+}
+
+Result<int> reseal_mfa_secrets(db::Tx& tx, const MfaVault& vault) {
+  if (!vault.has_previous()) return 0;
+  auto rows =
+      tx.query("SELECT user_id, secret_encrypted, pending_secret_encrypted FROM mfa_secrets", {});
+  if (!rows) return std::move(rows).error();
+  int resealed = 0;
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    for (const char* column : {"secret_encrypted", "pending_secret_encrypted"}) {
+      const std::string sealed = rows->text(i, column);
+      bool by_previous = false;
+      if (sealed.empty()) continue;
+      auto plain = vault.open(sealed, &by_previous);
+      if (!plain || !by_previous) continue;
+      auto st = tx.exec(std::string("UPDATE mfa_secrets SET ") + column +
+                            " = $1 WHERE user_id = $2 AND " + column + " = $3",
+                        {vault.seal(*plain), rows->text(i, "user_id"), sealed});
+      if (!st) return std::move(st).error();
+      ++resealed;
+    }
+  }
+  return resealed;
 }
 
 Result<MfaState> load_mfa(db::Tx& tx, const MfaVault& vault, std::string_view user_id) {

@@ -17,14 +17,19 @@ namespace evald::auth {
 constexpr int kBackupCodeCount = 10;
 constexpr const char* kTotpIssuer = "Online Evaluation System";
 
+/// Seals with the key from `key_material`; opens with it or, during a JWT_SECRET rotation, with
+/// the key from `previous_material` (empty: none).
 class MfaVault {
  public:
-  explicit MfaVault(std::string_view key_material);
+  explicit MfaVault(std::string_view key_material, std::string_view previous_material = {});
   std::string seal(std::string_view plain) const;
-  std::optional<std::string> open(std::string_view sealed) const;
+  /// The plain text; `*by_previous` tells whether only the previous key opened it.
+  std::optional<std::string> open(std::string_view sealed, bool* by_previous = nullptr) const;
+  bool has_previous() const { return !previous_.empty(); }
 
  private:
   std::string key_;
+  std::string previous_;
 };
 
 struct MfaState {
@@ -38,6 +43,10 @@ struct MfaState {
 std::vector<std::string> new_backup_codes();
 /// Upper case, no separators; the form that is hashed.
 std::string normalize_backup_code(std::string_view code);
+
+/// Seals again with the current key every MFA secret that only the previous key opens (after a
+/// JWT_SECRET rotation); the number of secrets re-sealed. Idempotent.
+Result<int> reseal_mfa_secrets(db::Tx& tx, const MfaVault& vault);
 
 Result<MfaState> load_mfa(db::Tx& tx, const MfaVault& vault, std::string_view user_id);
 /// Records a pending setup (an active MFA stays active until the new one is verified).

@@ -27,6 +27,11 @@ std::string token_secret(const AuthSettings& s) {
   return s.jwt_secret.empty() ? random_token_hex(32) : s.jwt_secret;
 }
 
+std::vector<std::string> previous_secrets(const AuthSettings& s) {
+  if (s.jwt_secret_previous.empty()) return {};
+  return {s.jwt_secret_previous};
+}
+
 // MFA secrets at rest: MFA_ENCRYPTION_KEY, else JWT_SECRET; in development and test without
 // either, a per-process key (MFA set up then does not survive a restart).
 std::string mfa_key(const AuthSettings& s, const std::string& fallback) {
@@ -59,11 +64,12 @@ AuthService::AuthService(db::Database& db, const Clock& clock, const AuthSetting
     : db_(db),
       clock_(clock),
       settings_(settings),
-      jwt_(token_secret(settings), clock),
+      jwt_(token_secret(settings), clock, previous_secrets(settings)),
       sessions_(clock, std::chrono::hours(settings.session_timeout_hours)),
       lockout_(clock, settings.max_failed_attempts,
                std::chrono::minutes(settings.lockout_duration_minutes)),
-      vault_(mfa_key(settings, random_token_hex(32))),
+      vault_(mfa_key(settings, random_token_hex(32)),
+             settings.mfa_encryption_key.empty() ? settings.jwt_secret_previous : ""),
       dummy_hash_(hash_password(random_token_hex(16))),
       hash_slots_(std::max(1u, max_concurrent_hashes)) {}
 
@@ -563,23 +569,46 @@ Status AuthService::disable_mfa(const http::Principal& who, const std::string& p
   return st;
 }
 
+Result<int> AuthService::reseal_mfa_secrets() {
+  int n = 0;
+  auto st = db_.write([&](db::Tx& tx) -> Status {
+    auto r = auth::reseal_mfa_secrets(tx, vault_);
+    if (!r) return std::move(r).error();
+    n = *r;
+    return Ok{};
+  });
+  if (!st) return std::move(st).error();
+  return n;
+}
+
 Result<bool> AuthService::bootstrap_admin() {
   if (settings_.admin_login_id.empty() || settings_.admin_password.empty() ||
       settings_.admin_email.empty()) {
     return false;
   }
-  std::int64_t admins = 0;
-  auto st = db_.read([&](db::Tx& tx) -> Status {
-    auto n = count_active_admins(tx);
-    if (!n) return std::move(n).error();
-    admins = *n;
-    return Ok{};
-  });
-  if (!st) return st.error();
-  if (admins > 0) return false;
+  auto active_admins = [&]() -> Result<std::int64_t> {
+    std::int64_t admins = 0;
+    auto st = db_.read([&](db::Tx& tx) -> Status {
+      auto n = count_active_admins(tx);
+      if (!n) return std::move(n).error();
+      admins = *n;
+      return Ok{};
+    });
+    if (!st) return st.error();
+    return admins;
+  };
+  auto before = active_admins();
+  if (!before) return std::move(before).error();
+  if (*before > 0) return false;
   auto u = create_user(settings_.admin_login_id, settings_.admin_email, "Administrator", "admin",
                        settings_.admin_password);
-  if (!u) return std::move(u).error();
+  if (!u) {
+    // Several instances starting together on an empty database all try; the one that lost the
+    // race finds the admin the winner made.
+    auto after = active_admins();
+    if (after && *after > 0) return false;
+    return std::move(u).error();
+  }
   return true;
 }
 

@@ -97,6 +97,9 @@ class AuthService {
                            const std::string& password);
   /// Creates the first admin from the settings when no active admin exists; false if none made.
   Result<bool> bootstrap_admin();
+  /// After a JWT_SECRET rotation (JWT_SECRET_PREVIOUS set, no MFA_ENCRYPTION_KEY): seals every
+  /// MFA secret again under the new key; how many. Run at start, before serving.
+  Result<int> reseal_mfa_secrets();
 
   db::Database& db() { return db_; }
   const Clock& clock() const { return clock_; }

@@ -301,6 +301,9 @@ const std::vector<Def>& defs() {
         true);
     add("JWT_SECRET", "", "HMAC key for access tokens; required outside development and test",
         string_field([](Settings& s) -> std::string& { return s.auth.jwt_secret; }), true);
+    add("JWT_SECRET_PREVIOUS", "",
+        "the JWT_SECRET before a rotation: its tokens stay valid until they expire",
+        string_field([](Settings& s) -> std::string& { return s.auth.jwt_secret_previous; }), true);
     add("MFA_ENCRYPTION_KEY", "", "key for MFA secrets at rest (default: derived from JWT_SECRET)",
         string_field([](Settings& s) -> std::string& { return s.auth.mfa_encryption_key; }), true);
     add("ACCESS_TOKEN_EXPIRE_MINUTES", "60", "access token lifetime",
@@ -415,6 +418,15 @@ void cross_check(const Settings& s, std::vector<std::string>& errors) {
   }
   if (!s.auth.jwt_secret.empty() && s.auth.jwt_secret.size() < 32) {
     errors.emplace_back("JWT_SECRET: must be at least 32 characters");
+  }
+  if (!s.auth.jwt_secret_previous.empty()) {
+    if (s.auth.jwt_secret.empty()) {
+      errors.emplace_back("JWT_SECRET_PREVIOUS: only with a JWT_SECRET to rotate to");
+    } else if (s.auth.jwt_secret_previous.size() < 32) {
+      errors.emplace_back("JWT_SECRET_PREVIOUS: must be at least 32 characters");
+    } else if (s.auth.jwt_secret_previous == s.auth.jwt_secret) {
+      errors.emplace_back("JWT_SECRET_PREVIOUS: must differ from JWT_SECRET");
+    }
   }
   if (s.db.min_pool_size > s.db.max_pool_size) {
     errors.emplace_back("DB_MIN_POOL_SIZE: must not exceed DB_MAX_POOL_SIZE");

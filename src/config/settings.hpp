@@ -56,6 +56,9 @@ struct DatabaseSettings {
 
 struct AuthSettings {
   std::string jwt_secret;
+  /// The secret before a rotation: tokens it signed are still accepted (never used to sign),
+  /// and MFA secrets sealed under it are sealed again under JWT_SECRET at start.
+  std::string jwt_secret_previous;
   std::string mfa_encryption_key;  ///< default: derived from jwt_secret
   unsigned access_token_expire_minutes = 60;
   unsigned max_failed_attempts = 5;
