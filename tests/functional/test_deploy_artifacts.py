@@ -418,3 +418,35 @@ def test_nginx_terminates_https_in_front_of_evald(evald, tmp_path):
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+# --- docs/OPERATIONS.md ------------------------------------------------------------------------
+
+def documented_variables(text: str) -> set[str]:
+    """The names in the first column of the guide's configuration tables."""
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    return {name for row in re.findall(r"(?m)^\| ([A-Z][A-Z0-9_ /]+?) \|", section)
+            for name in re.findall(r"[A-Z][A-Z0-9_]+", row)}
+
+
+# Documented before the server reads it (the secret rotation): see the guide.
+ANNOUNCED = {"JWT_SECRET_PREVIOUS"}
+
+
+def test_operations_guide_documents_every_setting(settings):
+    text = (REPO / "docs" / "OPERATIONS.md").read_text()
+    documented = documented_variables(text)
+    assert set(settings) - documented == set(), "settings missing from docs/OPERATIONS.md"
+    assert documented - set(settings) - ANNOUNCED == set(), "documented, but not settings"
+    api = REPO.parent / "shared" / "API.md"
+    if api.is_file():  # the contract's table (beside the repository in CI and sessions)
+        table = api.read_text().split("## Environment", 1)[1].split("\n## ", 1)[0]
+        names = {n for row in re.findall(r"(?m)^\| ([A-Z][A-Z0-9_ /]+?) \|", table)
+                 for n in re.findall(r"[A-Z][A-Z0-9_]+", row)}
+        assert names and names - documented == set()
+    assert "JWT_SECRET_PREVIOUS" in text.split("## Rotating JWT_SECRET", 1)[1]
+    for topic in ("**Redis down.**", "**Database down.**", "**SMTP failing.**",
+                  "**Limits too strict.**", "**Restore drill**", "## Upgrades and migrations"):
+        assert topic in text
+    broken = documented_variables(text.replace("| SLOW_QUERY_MS |", "| SLOW_QUERIES_MS |"))
+    assert "SLOW_QUERY_MS" not in broken and "SLOW_QUERIES_MS" in broken
