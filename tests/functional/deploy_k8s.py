@@ -103,6 +103,8 @@ SCHEMAS = {
                 "properties": {"path": {"const": "/health/metrics"},
                                "bearerTokenSecret": {"type": "object", "required": ["name", "key"]}}}}}}),
 }
+# PostgreSQL's default max_connections, less superuser_reserved_connections.
+PG_MAX_CONNECTIONS, PG_RESERVED = 100, 3
 REQUIRED_KINDS = {"Deployment", "Service", "ConfigMap", "Secret", "PodDisruptionBudget",
                   "HorizontalPodAutoscaler", "Job", "Ingress"}
 
@@ -214,6 +216,10 @@ def k8s_problems(docs: list[dict], settings: dict, routes: set[str], commands: s
             problems.append(f"HorizontalPodAutoscaler targets {ref}, not the Deployment")
         if hpa["spec"]["minReplicas"] < dep["spec"]["replicas"]:
             problems.append("HorizontalPodAutoscaler: minReplicas below the Deployment's replicas")
+        pool = int(config.get("DB_MAX_POOL_SIZE", settings["DB_MAX_POOL_SIZE"]))
+        if (hpa["spec"]["maxReplicas"] + 1) * pool > PG_MAX_CONNECTIONS - PG_RESERVED:
+            problems.append(f"{hpa['spec']['maxReplicas']} pods and the Job x DB_MAX_POOL_SIZE "
+                            f"{pool} exceed PostgreSQL's default max_connections")
 
     for job in by_kind["Job"]:
         jc = job["spec"]["template"]["spec"]["containers"][0]

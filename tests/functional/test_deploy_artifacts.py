@@ -105,6 +105,8 @@ def test_compose_runs_three_replicas_behind_nginx_with_postgres_and_redis(compos
     assert env["MIGRATE_ON_START"] == "false"
     nginx_ip = s["nginx"]["networks"]["evald"]["ipv4_address"]
     assert env["TRUSTED_PROXIES"] == f"{nginx_ip}/32"
+    pool = int(env.get("DB_MAX_POOL_SIZE", settings["DB_MAX_POOL_SIZE"]))
+    assert (s["evald"]["deploy"]["replicas"] + 1) * pool <= 97, "beyond PostgreSQL's max_connections"
 
 
 def test_compose_takes_secrets_from_the_uncommitted_env_file(tmp_path):
@@ -137,7 +139,10 @@ def run_stack_env(evald, env: dict, migrate_args: list[str], tmp_path: Path):
     assert migrated.returncode == 0, migrated.stderr
     env.pop("PORT")
     srv = evald(env={**env, "RATE_LIMIT_ENABLED": None})
-    assert http_status(srv.port, "/health/ready", timeout=2) == 200
+    deadline = time.monotonic() + 5  # readiness comes from the background checks
+    while http_status(srv.port, "/health/ready", timeout=2) != 200:
+        assert time.monotonic() < deadline, "not ready within 5 s"
+        time.sleep(0.05)
     r = requests.get(srv.url("/health/metrics"), timeout=5,
                      headers={"Authorization": f"Bearer {env['METRICS_TOKEN']}"})
     assert r.status_code == 200 and "evald_build_info" in r.text
@@ -215,6 +220,9 @@ BREAKAGES = {
     "Service on no pod": (
         lambda d: next(x for x in d if x["kind"] == "Service")["spec"]["selector"].update(tier="db"),
         "Service evald: selects no evald pod"),
+    "pool too large for the autoscaler's maximum": (
+        lambda d: next(x for x in d if x["kind"] == "ConfigMap")["data"].update(DB_MAX_POOL_SIZE="20"),
+        "exceed PostgreSQL's default max_connections"),
     "Ingress without TLS": (lambda d: next(x for x in d if x["kind"] == "Ingress")["spec"].pop("tls"),
                             "'tls' is a required"),
 }
@@ -393,7 +401,7 @@ def test_nginx_terminates_https_in_front_of_evald(evald, tmp_path):
         plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=5)
         plain.request("GET", "/auth/me")
         r = plain.getresponse()
-        assert r.status == 301 and r.getheader("Location") == f"https://127.0.0.1/auth/me"
+        assert r.status == 301 and r.getheader("Location") == "https://127.0.0.1/auth/me"
         # HTTPS from another loopback address, with a forged X-Forwarded-For.
         ctx = ssl.create_default_context(cafile=str(tmp_path / "tls" / "tls.crt"))
         ctx.check_hostname = False
