@@ -4,7 +4,7 @@ Each artifact is checked by the tool that reads it where this machine has one (d
 config, nginx -t, systemd-analyze), by its schema and relations otherwise, and each checker is
 shown to reject a broken copy. The settings the artifacts give evald are run by the real binary
 (`evald migrate`, then `evald serve`), and nginx proxies HTTPS to a real evald. The Dockerfile
-cannot be built here (no Docker engine): its rules are checked from its text.
+cannot be built here (no Docker engine): test_deploy_image.py checks it from its text.
 Prometheus and Grafana: test_deploy_monitoring.py.
 """
 
@@ -26,8 +26,7 @@ import yaml
 
 from conftest import EVALD_BIN, REPO, free_port, http_status, require_binary, run_evald
 from deploy_k8s import k8s_problems
-from deploykit import (DEPLOY, dockerfile_problems, dockerfile_stages, evald_routes,
-                       evald_settings, linked_packages, runtime_packages, systemd_problems)
+from deploykit import DEPLOY, evald_routes, evald_settings, systemd_problems
 
 FILLED = {"POSTGRES_PASSWORD": "5f0c1e7d9a8b4c3d2e1f0a9b8c7d6e5f",
           "JWT_SECRET": "deploy-test-jwt-secret-0123456789abcdef",
@@ -249,65 +248,6 @@ def test_kubernetes_settings_run_evald(evald, k8s_docs, tmp_path):
                ADMIN_PASSWORD=FILLED["ADMIN_PASSWORD"], SMTP_SERVER="")
     assert not [k for k, v in env.items() if "CHANGE-ME" in v]
     run_stack_env(evald, env, _pod_spec(k8s_docs, "Job")["containers"][0]["args"], tmp_path)
-
-
-# --- Dockerfile --------------------------------------------------------------------------------
-
-DOCKERFILE = (DEPLOY / "Dockerfile").read_text()
-
-
-def test_dockerfile_keeps_the_image_rules():
-    assert dockerfile_problems(DOCKERFILE) == []
-
-
-DOCKER_BREAKAGES = {
-    "root": (("USER 10001:10001", "USER root"), "final stage runs as root"),
-    "unpinned base": (("FROM debian:12-slim", "FROM debian:latest"), "not Debian 12 pinned"),
-    "other distribution": (("FROM debian:12 AS build", "FROM ubuntu:24.04 AS build"), "ubuntu"),
-    "no health check": (("/health/ping", "/"), "no HEALTHCHECK on /health/ping"),
-    "kill signal": (("STOPSIGNAL SIGTERM", "STOPSIGNAL SIGKILL"), "not SIGTERM"),
-    "shell-form entrypoint": (('ENTRYPOINT ["/usr/local/bin/evald"]', "ENTRYPOINT /usr/local/bin/evald"),
-                              "exec form"),
-    "sources in the image": (("WORKDIR /var/lib/evald", "WORKDIR /var/lib/evald\nCOPY . /src"),
-                             "copies from outside the build stage"),
-    "build tree in the image": (("COPY --from=build /src/build/evald ", "COPY --from=build /src/build "),
-                                "neither the release binary nor the docs assets"),
-}
-
-
-@pytest.mark.parametrize("breakage", list(DOCKER_BREAKAGES))
-def test_dockerfile_check_rejects_a_broken_copy(breakage):
-    (old, new), expected = DOCKER_BREAKAGES[breakage]
-    assert old in DOCKERFILE
-    problems = dockerfile_problems(DOCKERFILE.replace(old, new))
-    assert any(expected in p for p in problems), problems
-
-
-def test_dockerfile_runtime_installs_every_library_evald_links():
-    require_binary()
-    needed = linked_packages(EVALD_BIN)
-    assert "libpq.so.5" in needed, needed
-    installed = runtime_packages(DOCKERFILE)
-    assert {lib: p for lib, p in needed.items() if p not in installed} == {}
-    without = runtime_packages(DOCKERFILE.replace(" libpq5 ", " "))
-    assert needed["libpq.so.5"] not in without
-
-
-def test_dockerfile_build_stage_copies_what_cmake_needs_through_the_dockerignore():
-    build = dockerfile_stages(DOCKERFILE)[0]
-    sources = [p for w, a in build["steps"] if w == "COPY" and "--from" not in a
-               for p in a.split()[:-1]]
-    cmake = (REPO / "CMakeLists.txt").read_text()
-    if "option(EVALD_BUILD_TESTS" in cmake:  # the image builds without the unit tests
-        assert any("-DEVALD_BUILD_TESTS=OFF" in a for w, a in build["steps"] if w == "RUN")
-    needed = set(re.findall(r"CMAKE_SOURCE_DIR\}/([\w.-]+)", cmake)) - {"tests"}
-    assert needed <= {s.rstrip("/") for s in sources}, f"not copied: {needed - set(sources)}"
-    allowed = [ln[1:].rstrip("/") for ln in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
-               if ln.startswith("!")]
-    for src in sources:
-        assert (REPO / src).exists(), f"COPY {src}: not in the repository"
-        assert src.rstrip("/") in allowed, f"COPY {src}: excluded by Dockerfile.dockerignore"
-    assert any("--target evald" in a and "Release" in a for w, a in build["steps"] if w == "RUN")
 
 
 # --- systemd -----------------------------------------------------------------------------------
