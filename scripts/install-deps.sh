@@ -13,6 +13,9 @@ packages=(
   python3-pytest python3-requests python3-pyotp python3-aiosmtpd python3-openpyxl python3-jsonschema
   curl nginx-light wrk postgresql sqlite3 redis-server
   prometheus
+  # browser tests (tests/functional/test_browser.py): headless Chromium, and Hangul glyphs for
+  # the Korean examples in the screenshots (fonts-nanum, 10 MB; fonts-noto-cjk is 56 MB)
+  chromium fonts-nanum
 )
 
 missing=()
