@@ -53,6 +53,7 @@ def st(module_evald, tmp_path_factory):
 def run_script(st: Stack, name: str, **extra: str) -> str:
     """Runs web/browser-tests/<name>.mjs; fails with its output unless it exits 0."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{name}-failure.png").unlink(missing_ok=True)  # from an earlier run
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
