@@ -15,6 +15,9 @@ packages=(
   prometheus
   # the deployment artifacts' checks (tests/functional/test_deploy_*.py)
   docker-compose python3-yaml openssl
+  # browser tests (tests/functional/test_browser.py): headless Chromium, and Hangul glyphs for
+  # the Korean examples in the screenshots (fonts-nanum, 10 MB; fonts-noto-cjk is 56 MB)
+  chromium fonts-nanum
 )
 
 missing=()
