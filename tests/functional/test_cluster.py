@@ -301,13 +301,16 @@ def test_rolling_restart_with_sigterm_under_load_fails_no_request(cluster):
         for i in range(3):
             old = c.instances[i]
             mark = c.nginx.log_size()
-            # Slow requests on every instance (round robin over a dozen), so that the one about
-            # to stop has some in flight when SIGTERM arrives.
-            out, threads = slow_batch(c, 12, 1000)
+            # Slow requests on every instance (round robin over 18 of them), so that the one
+            # about to stop has some in flight when SIGTERM arrives: its gauge counts more than
+            # the scrape itself twice in a row, 0.1 s apart (longer than a fast request takes).
+            out, threads = slow_batch(c, 18, 1000)
             deadline = time.monotonic() + 10
-            while c.in_flight(old) < 3:
+            busy = 0
+            while busy < 2:
                 assert time.monotonic() < deadline, f"{old.name} never had requests in flight"
-                time.sleep(0.02)
+                busy = busy + 1 if c.in_flight(old) >= 2 else 0
+                time.sleep(0.1)
             term_at = time.time()
             old.send_signal(signal.SIGTERM)
             rc = old.wait_exit(15)
@@ -329,7 +332,7 @@ def test_rolling_restart_with_sigterm_under_load_fails_no_request(cluster):
         load.wait_for(total + 40, 20, "reads after the restart")
     failed = [r for r in load.results if r[3] != 200]
     assert not failed, f"{len(failed)} of {len(load.results)} failed: {failed[:10]}"
-    assert len(slow_results) == 36 and all(st == 200 for st, _ in slow_results), slow_results
+    assert len(slow_results) == 3 * 18 and all(st == 200 for st, _ in slow_results), slow_results
 
 
 # --- start-up ----------------------------------------------------------------------------------
