@@ -161,3 +161,9 @@ if [[ "${SKIP_DOMAIN:-0}" != 1 ]]; then
   echo
   bench/domain.sh
 fi
+
+# One instance against three behind nginx, on one PostgreSQL: /auth/me and a project's results.
+if [[ "${SKIP_CLUSTER:-0}" != 1 ]]; then
+  echo
+  bench/cluster.sh
+fi
