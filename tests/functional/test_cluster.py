@@ -9,7 +9,7 @@ GETs elsewhere, so "no failed request" alone cannot tell a drain from a crash).
 
 One cluster for the module (clusterkit.py starts it); every test makes its own users. The two
 disruptive tests come after the others and leave three running instances behind them. The last
-test, on a database of its own, starts three instances at once (an xfail: a server bug).
+test, on a database of its own, starts three instances at once: all come up, with one admin.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import requests
 pytest.register_assert_rewrite("authkit", "clusterkit")
 
 from authkit import assert_error, describe, unique  # noqa: E402
+from conftest import _psql  # noqa: E402
 from clusterkit import (ADMIN, ADMIN_PASSWORD, JWT_SECRET, MAX_FAILED, RATE_N,  # noqa: E402
                         Cluster, cluster_fixture)
 
@@ -337,10 +338,6 @@ def test_rolling_restart_with_sigterm_under_load_fails_no_request(cluster):
 
 # --- start-up ----------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: instances started together on an empty database race to create the first "
-    "admin from ADMIN_*; the losers exit 1 (PostgreSQL 23505 on users_login_id_key) instead of "
-    "finding the admin that the winner made"))
 def test_three_instances_started_together_on_an_empty_database_all_come_up(evald, fresh_pg_url):
     env = {"DATABASE_URL": fresh_pg_url, "JWT_SECRET": JWT_SECRET, "ADMIN_LOGIN_ID": ADMIN,
            "ADMIN_PASSWORD": ADMIN_PASSWORD, "ADMIN_EMAIL": "boss@example.org"}
@@ -352,3 +349,5 @@ def test_three_instances_started_together_on_an_empty_database_all_come_up(evald
         except AssertionError as e:
             failed.append(str(e))
     assert not failed, "\n".join(failed)
+    admins = _psql(fresh_pg_url, "SELECT COUNT(*) FROM users WHERE role = 'admin'").strip()
+    assert admins == "1", admins
