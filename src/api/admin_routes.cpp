@@ -117,6 +117,8 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
        schema(R"({"name":"evald-20260115T103000Z.jsonl","size_bytes":18231,
          "sha256":"9f2c...","created_at":"2026-01-15T10:30:00.000Z","rows":412,
          "schema_version":2})")});
+  create.responses.push_back(
+      {422, "Backups are off: BACKUP_DIR is not set", "application/json", {}, {}});
   create.handler = [&app](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
     if (!app.backups) co_return Response::from_error(no_backup_dir());
     auto made = co_await app.workers->run([&] { return app.backups->run_now(); });
@@ -149,6 +151,8 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
          "sha256":"9f2c...","verified":true,"problem":null}],"schedule":{"successes":1,
          "failures":0,"last_success":"2026-01-15T10:30:00.000Z","last_failure":null,
          "last_error":null,"next_due":"2026-01-16T10:30:00.000Z"}})")});
+  list.responses.push_back(
+      {422, "Backups are off: BACKUP_DIR is not set", "application/json", {}, {}});
   list.handler = [&app](Request&, RequestContext&) -> asio::awaitable<Response> {
     if (!app.backups) co_return Response::from_error(no_backup_dir());
     auto files = co_await app.workers->run([&] { return app.backups->list(); });
