@@ -311,7 +311,14 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
   history.admin_network = true;
   history.responses.push_back(
       {200, "Snapshots", "application/json",
-       json::parse(R"({"type":"object","required":["interval_ms","items"]})"),
+       json::parse(R"({"type":"object","required":["interval_ms","items"],"properties":{
+         "interval_ms":{"type":"integer"},"items":{"type":"array","items":{"type":"object",
+         "required":["checked_at","status","checks"],"properties":{
+         "checked_at":{"type":"string","format":"date-time"},
+         "status":{"type":"string","enum":["healthy","degraded","unhealthy"]},
+         "checks":{"type":"object","additionalProperties":{"type":"object","required":["status"],
+         "properties":{"status":{"type":"string","enum":["pass","warn","fail"]},
+         "value":{"type":"number"},"unit":{"type":"string"}}}}}}}}})"),
        json::parse(R"({"interval_ms":5000,"items":[{"checked_at":"2026-01-15T10:30:00.000Z",
          "status":"healthy","checks":{"database":{"status":"pass","value":0.4,"unit":"ms"}}}]})")});
   history.handler = [&app](http::Request&,
