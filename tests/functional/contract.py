@@ -93,8 +93,7 @@ class Contract:
         self.violations: list[str] = []
         self.covered: set[str] = set()
         self.checked = 0
-        # EVALD_CONTRACT_LOG=FILE: every violation is also appended there, as it happens.
-        self.log_path = os.environ.get("EVALD_CONTRACT_LOG")
+        self.log_path: str | None = None  # where violations are also appended as they happen
         self.current_test = ""
 
     # --- the document ---------------------------------------------------------------------
@@ -280,6 +279,8 @@ def res_text(res: requests.Response, streamed: bool) -> str:
 class ContractPlugin:
     def __init__(self, load_document):
         self.contract = Contract(load_document)
+        # EVALD_CONTRACT_LOG=FILE: every violation of the suites is also written there at once.
+        self.contract.log_path = os.environ.get("EVALD_CONTRACT_LOG")
         self.full_run = False
         self._deselected = False
         self._original_send = None
