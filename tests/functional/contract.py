@@ -28,6 +28,7 @@ import json
 import os
 import re
 import threading
+import time
 from urllib.parse import unquote, urlsplit
 
 import jsonschema
@@ -93,6 +94,7 @@ class Contract:
         self.violations: list[str] = []
         self.covered: set[str] = set()
         self.checked = 0
+        self.seconds = 0.0  # spent checking (the overhead of this plugin)
         self.log_path: str | None = None  # where violations are also appended as they happen
         self.current_test = ""
 
@@ -294,6 +296,7 @@ class ContractPlugin:
         @functools.wraps(original)
         def send(session, request, **kwargs):
             res = original(session, request, **kwargs)
+            started = time.perf_counter()
             streamed = bool(kwargs.get("stream"))
             for r in [*res.history, res]:
                 try:
@@ -301,6 +304,7 @@ class ContractPlugin:
                 except Exception as e:  # noqa: BLE001 - a bug here must not hide as a pass
                     contract._violate(f"contract check crashed on {request.method} "
                                       f"{request.url}: {e!r}")
+            contract.seconds += time.perf_counter() - started
             return res
 
         self._original_send = original
@@ -374,7 +378,8 @@ class ContractPlugin:
             return
         wanted = {f"{k} {s}" for k in c.documented_operations() for s in c.success_statuses(k)}
         terminalreporter.write_line(
-            f"contract: {c.checked} answers checked against the OpenAPI document; "
+            f"contract: {c.checked} answers checked against the OpenAPI document in "
+            f"{c.seconds:.1f} s; "
             f"{len(wanted & c.covered)} of {len(wanted)} documented success answers seen")
 
     def pytest_unconfigure(self, config):
