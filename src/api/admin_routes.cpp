@@ -113,10 +113,18 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
       "422 when BACKUP_DIR is not set.";
   create.responses.push_back(
       {201, "Written and verified", "application/json",
-       schema(R"({"type":"object","required":["name","size_bytes","sha256","created_at"]})"),
+       schema(R"({"type":"object","required":["name","size_bytes","sha256","content_sha256",
+         "created_at","rows","schema_version"],"properties":{"name":{"type":"string"},
+         "size_bytes":{"type":"integer","minimum":0},
+         "sha256":{"type":"string","description":"of the file, as sha256sum prints it"},
+         "content_sha256":{"type":"string","description":"the checksum in the end line"},
+         "created_at":{"type":"string","format":"date-time"},"rows":{"type":"integer"},
+         "schema_version":{"type":"integer"}}})"),
        schema(R"({"name":"evald-20260115T103000Z.jsonl","size_bytes":18231,
-         "sha256":"9f2c...","created_at":"2026-01-15T10:30:00.000Z","rows":412,
-         "schema_version":2})")});
+         "sha256":"9f2c...","content_sha256":"41d7...","created_at":"2026-01-15T10:30:00.000Z",
+         "rows":412,"schema_version":2})")});
+  create.responses.push_back(
+      {422, "Backups are off: BACKUP_DIR is not set", "application/json", {}, {}});
   create.handler = [&app](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
     if (!app.backups) co_return Response::from_error(no_backup_dir());
     auto made = co_await app.workers->run([&] { return app.backups->run_now(); });
@@ -144,11 +152,25 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
       "and the schedule's state (last success, failures, next run).";
   list.responses.push_back(
       {200, "Backups", "application/json",
-       schema(R"({"type":"object","required":["items","schedule"]})"),
+       schema(R"({"type":"object","required":["items","schedule"],"properties":{
+         "items":{"type":"array","items":{"type":"object","required":["name","size_bytes",
+         "sha256","content_sha256","verified","problem"],"properties":{"name":{"type":"string"},
+         "size_bytes":{"type":"integer","minimum":0},"sha256":{"type":["string","null"]},
+         "content_sha256":{"type":["string","null"]},"verified":{"type":"boolean"},
+         "problem":{"type":["string","null"]}}}},
+         "schedule":{"type":"object","required":["successes","failures","last_success",
+         "last_failure","last_error","next_due"],"properties":{"successes":{"type":"integer"},
+         "failures":{"type":"integer"},
+         "last_success":{"type":["string","null"],"format":"date-time"},
+         "last_failure":{"type":["string","null"],"format":"date-time"},
+         "last_error":{"type":["string","null"]},
+         "next_due":{"type":"string","format":"date-time"}}}}})"),
        schema(R"({"items":[{"name":"evald-20260115T103000Z.jsonl","size_bytes":18231,
-         "sha256":"9f2c...","verified":true,"problem":null}],"schedule":{"successes":1,
+         "sha256":"9f2c...","content_sha256":"41d7...","verified":true,"problem":null}],"schedule":{"successes":1,
          "failures":0,"last_success":"2026-01-15T10:30:00.000Z","last_failure":null,
          "last_error":null,"next_due":"2026-01-16T10:30:00.000Z"}})")});
+  list.responses.push_back(
+      {422, "Backups are off: BACKUP_DIR is not set", "application/json", {}, {}});
   list.handler = [&app](Request&, RequestContext&) -> asio::awaitable<Response> {
     if (!app.backups) co_return Response::from_error(no_backup_dir());
     auto files = co_await app.workers->run([&] { return app.backups->list(); });

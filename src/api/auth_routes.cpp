@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/auth_schemas.hpp"
 #include "api/routes.hpp"
 #include "auth/events.hpp"
 #include "auth/service.hpp"
@@ -18,11 +19,18 @@ using http::Request;
 using http::RequestContext;
 using http::Response;
 
-const char* const kUserSchema = R"({"type":"object","required":["id","login_id","email","role"],
-  "properties":{"id":{"type":"string"},"login_id":{"type":"string"},"email":{"type":"string"},
-  "user_name":{"type":"string"},"phone":{"type":["string","null"]},
-  "role":{"type":"string","enum":["admin","secretary","evaluator"]},"is_active":{"type":"boolean"},
-  "created_at":{"type":"string"},"last_login":{"type":["string","null"]}}})";
+using namespace auth_docs;  // NOLINT(google-build-using-namespace): the schemas of this table
+
+// A documented success answer: its schema and example, both JSON text.
+http::ResponseDoc answer_doc(unsigned status, std::string description, std::string_view schema_text,
+                             std::string_view example) {
+  return {status, std::move(description), "application/json", schema(schema_text), schema(example)};
+}
+
+// A documented error answer (the OpenAPI builder gives it the shared Error schema).
+http::ResponseDoc fails(unsigned status, std::string description) {
+  return {status, std::move(description), "application/json", {}, {}};
+}
 
 http::RouteSpec route(std::string method, std::string path, std::string summary,
                       http::Handler handler) {
@@ -105,16 +113,19 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
         "password":{"type":"string","minLength":1,"format":"password"},
         "mfa_code":{"type":"string"}}})"),
                     schema(R"({"login_id":"admin","password":"correct horse battery staple"})")};
-  login.responses.push_back(
-      {200,
-       "Signed in",
-       "application/json",
-       schema(std::string(
-                  R"({"type":"object","required":["access_token","token_type","expires_in","user"],
+  login.responses.push_back(answer_doc(
+      200, "Signed in",
+      std::string(
+          R"({"type":"object","required":["access_token","token_type","expires_in","user"],
          "properties":{"access_token":{"type":"string"},"token_type":{"type":"string","enum":["bearer"]},
-         "expires_in":{"type":"integer"},"user":)") +
-              kUserSchema + "}}"),
-       {}});
+         "expires_in":{"type":"integer","description":"seconds"},"user":)") +
+          kUserSchema + "}}",
+      kLoginExample));
+  login.responses.push_back(fails(
+      401,
+      "Wrong login id or password (the same answer for both), or MFA_REQUIRED: a code is needed"));
+  login.responses.push_back(fails(423, "The login id is locked after repeated failures"));
+  login.responses.push_back(fails(503, "The database is unavailable; retry shortly"));
   routes.push_back(std::move(login));
 
   auto me = route("GET", "/auth/me", "The signed-in user",
@@ -128,7 +139,7 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
                     if (!user) co_return Response::from_error(std::move(user).error());
                     co_return ok_json(auth::user_json(*user));
                   });
-  me.responses.push_back({200, "The caller", "application/json", schema(kUserSchema), {}});
+  me.responses.push_back(answer_doc(200, "The caller", kUserSchema, kUserExample));
   routes.push_back(std::move(me));
 
   auto logout =
@@ -139,6 +150,8 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
               if (!st) co_return Response::from_error(st.error());
               co_return ok_json(json::object{{"logged_out", true}});
             });
+  logout.responses.push_back(answer_doc(200, "Signed out: the token no longer works", kLoggedOut,
+                                        R"({"logged_out":true})"));
   routes.push_back(std::move(logout));
 
   auto change =
@@ -162,6 +175,11 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
         "current_password":{"type":"string","format":"password"},
         "new_password":{"type":"string","minLength":8,"maxLength":128,"format":"password"}}})"),
       schema(R"({"current_password":"old secret words","new_password":"new secret phrase 42"})")};
+  change.responses.push_back(answer_doc(200, "Changed; every other session is revoked",
+                                        kPasswordChanged, R"({"password_changed":true})"));
+  change.responses.push_back(fails(400,
+                                   "The current password is wrong (counted like a failed login), "
+                                   "or the new one breaks the policy"));
   routes.push_back(std::move(change));
 
   auto list_sessions =
@@ -192,6 +210,14 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
             });
   list_sessions.params.push_back(
       {"user_id", "query", false, "admin only: whose sessions", schema(R"({"type":"string"})")});
+  list_sessions.responses.push_back(answer_doc(
+      200, "Every session, newest first (ended ones with is_active false)",
+      std::string(
+          R"({"type":"object","required":["items"],"additionalProperties":false,"properties":{"items":{"type":"array","items":)") +
+          kSessionSchema + "}}}",
+      std::string(R"({"items":[)") + kSessionExample + "]}"));
+  list_sessions.responses.push_back(
+      fails(403, "user_id names another user and the caller is not an admin"));
   routes.push_back(std::move(list_sessions));
 
   auto revoke_one =
@@ -229,6 +255,10 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
             });
   revoke_one.params.push_back(
       {"session_id", "path", true, "public session id", schema(R"({"type":"string"})")});
+  revoke_one.responses.push_back(answer_doc(200, "Revoked: its token no longer works",
+                                            kSessionRevoked, kSessionRevokedExample));
+  revoke_one.responses.push_back(
+      fails(404, "No such active session of the caller (an admin: of anyone)"));
   routes.push_back(std::move(revoke_one));
 
   auto revoke_others =
@@ -254,6 +284,8 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
               auth.sessions().forget_user(ctx.principal->user_id);
               co_return ok_json(json::object{{"revoked", n}});
             });
+  revoke_others.responses.push_back(
+      answer_doc(200, "The other sessions are revoked", kSessionsRevoked, R"({"revoked":2})"));
   routes.push_back(std::move(revoke_others));
 
   auto lockout = route(
@@ -272,6 +304,8 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
       });
   lockout.roles = {http::Role::kAdmin, http::Role::kSecretary};
   lockout.rate_category = http::RateCategory::kAdmin;
+  lockout.responses.push_back(answer_doc(200, "The lockout state (also of unknown login ids)",
+                                         kLockoutSchema, kLockoutExample));
   routes.push_back(std::move(lockout));
 
   auto unlock = route(
@@ -286,6 +320,8 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
       });
   unlock.roles = {http::Role::kAdmin, http::Role::kSecretary};
   unlock.rate_category = http::RateCategory::kAdmin;
+  unlock.responses.push_back(answer_doc(200, "Failures and lock cleared", kUnlocked,
+                                        R"({"login_id":"kim.evaluator","unlocked":true})"));
   routes.push_back(std::move(unlock));
 
   auto request_reset = route(
@@ -317,6 +353,9 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
       schema(
           R"({"type":"object","required":["email"],"properties":{"email":{"type":"string","format":"email"}}})"),
       schema(R"({"email":"kim@example.org"})")};
+  request_reset.responses.push_back(answer_doc(200, "Accepted (the same answer for any address)",
+                                               kResetRequested, kResetRequestedExample));
+  request_reset.responses.push_back(fails(503, "The database is unavailable; retry shortly"));
   routes.push_back(std::move(request_reset));
 
   auto reset = route(
@@ -343,6 +382,11 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
                     schema(R"({"type":"object","required":["token","new_password"],"properties":{
         "token":{"type":"string"},"new_password":{"type":"string","minLength":8,"maxLength":128,"format":"password"}}})"),
                     schema(R"({"token":"3f9a...","new_password":"a new secret phrase 42"})")};
+  reset.responses.push_back(
+      answer_doc(200, "The password is set", kPasswordReset, R"({"password_reset":true})"));
+  reset.responses.push_back(
+      fails(400, "The token is unknown, spent or expired, or the password breaks the policy"));
+  reset.responses.push_back(fails(503, "The database is unavailable; retry shortly"));
   routes.push_back(std::move(reset));
 
   auto setup = route("POST", "/auth/setup-mfa", "Start TOTP multi-factor setup",
@@ -374,6 +418,9 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
       schema(
           R"({"type":"object","required":["password"],"properties":{"password":{"type":"string","format":"password"}}})"),
       schema(R"({"password":"correct horse battery staple"})")};
+  setup.responses.push_back(
+      answer_doc(200, "A new secret, waiting for confirmation", kMfaSetupSchema, kMfaSetupExample));
+  setup.responses.push_back(fails(400, "The password is wrong"));
   routes.push_back(std::move(setup));
 
   auto verify =
@@ -390,6 +437,9 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
               if (!st) co_return Response::from_error(st.error());
               co_return ok_json(json::object{{"mfa_enabled", true}});
             });
+  verify.responses.push_back(answer_doc(200, "MFA is on", kMfaEnabled, R"({"mfa_enabled":true})"));
+  verify.responses.push_back(fails(400, "The code is not valid"));
+  verify.responses.push_back(fails(422, "No setup is waiting: call /auth/setup-mfa first"));
   routes.push_back(std::move(verify));
 
   auto disable = route("POST", "/auth/disable-mfa", "Turn MFA off (password and a current code)",
@@ -407,6 +457,10 @@ std::vector<http::RouteSpec> auth_routes(AppContext& app) {
                          if (!st) co_return Response::from_error(st.error());
                          co_return ok_json(json::object{{"mfa_enabled", false}});
                        });
+  disable.responses.push_back(
+      answer_doc(200, "MFA is off", kMfaDisabled, R"({"mfa_enabled":false})"));
+  disable.responses.push_back(fails(400, "The password or the code is wrong"));
+  disable.responses.push_back(fails(422, "MFA is not enabled"));
   routes.push_back(std::move(disable));
 
   return routes;

@@ -413,8 +413,9 @@ std::vector<http::RouteSpec> company_routes(AppContext& app) {
                {{"search", "text the name, representative or registration number contains"},
                 {"limit", "1 to 200, default 50"},
                 {"cursor", "next_cursor of the previous page"}});
-  list_companies.responses.push_back(
-      {200, "A page of companies", "application/json", schema(list_schema(kCompanySchema)), {}});
+  list_companies.responses.push_back({200, "A page of companies", "application/json",
+                                      schema(list_schema(kCompanySchema)),
+                                      schema(list_example(kCompanyExample))});
   errors(list_companies, {{400, "A bad search, limit or cursor"}, {404, "No such project"}});
   routes.push_back(std::move(list_companies));
 
@@ -516,13 +517,11 @@ std::vector<http::RouteSpec> company_routes(AppContext& app) {
              kCompanyInputExample +
              R"(,{"name":"주식회사 다음","registration_number":"220-81-62517"}]})")};
   batch.responses.push_back(
-      {201,
-       "Created, in input order",
-       "application/json",
+      {201, "Created, in input order", "application/json",
        schema(std::string(R"({"type":"object","required":["created","items"],"properties":{
          "created":{"type":"integer"},"items":{"type":"array","items":)") +
               kCompanySchema + "}}}"),
-       {}});
+       schema(std::string(R"({"created":1,"items":[)") + kCompanyExample + "]}")});
   errors(batch, {{400, "Invalid items (every problem in details)"},
                  {404, "No such project"},
                  {409, "Registration numbers repeated in the batch or already in the project"},

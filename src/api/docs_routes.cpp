@@ -23,6 +23,18 @@ using http::Request;
 using http::RequestContext;
 using http::Response;
 
+const char* const kHistorySchema =
+    R"({"type":"object","required":["current","versions"],"properties":{
+  "current":{"type":"string"},"versions":{"type":"array","items":{"type":"object",
+  "required":["version","release_date","status","changelog","breaking_changes"],
+  "properties":{"version":{"type":"string"},"release_date":{"type":["string","null"]},
+  "status":{"type":"string"},"changelog":{"type":"array","items":{"type":"string"}},
+  "breaking_changes":{"type":"array","items":{"type":"string"}}}}}}})";
+
+const char* const kHistoryExample = R"({"current":"1.1.0","versions":[{"version":"1.1.0",
+  "release_date":"2024-02-15","status":"stable","changelog":["TOTP multi-factor authentication"],
+  "breaking_changes":["Tokens must be sent with the Bearer prefix"]}]})";
+
 json::value rule_json(const ratelimit::Rule& r) {
   return json::object{
       {"name", r.name},
@@ -114,7 +126,12 @@ std::vector<http::RouteSpec> docs_routes(AppContext& app,
   auto openapi = route("/docs/openapi.json", "The OpenAPI document",
                        "OpenAPI 3.1, generated from the routes this server runs.");
   openapi.responses.push_back(
-      {200, "The document", "application/json", schema(R"({"type":"object"})"), {}});
+      {200, "The document", "application/json",
+       schema(R"({"type":"object","required":["openapi","info","paths","components"],
+        "properties":{"openapi":{"const":"3.1.0"},"info":{"type":"object"},
+        "paths":{"type":"object"},"components":{"type":"object"}}})"),
+       schema(R"({"openapi":"3.1.0","info":{"title":"Online Evaluation System API",
+        "version":"1.1.0"},"paths":{},"components":{}})")});
   openapi.handler = [&app, all, cache](Request&, RequestContext&) -> asio::awaitable<Response> {
     std::shared_ptr<const std::string> text;
     {
@@ -156,16 +173,7 @@ std::vector<http::RouteSpec> docs_routes(AppContext& app,
                         "Every version with its release date, status, changes and breaking "
                         "changes; `current` is this server's API_VERSION.");
   versions.responses.push_back(
-      {200,
-       "The history",
-       "application/json",
-       schema(R"({"type":"object","required":["current","versions"],"properties":{
-        "current":{"type":"string"},"versions":{"type":"array","items":{"type":"object",
-        "required":["version","release_date","status","changelog","breaking_changes"],
-        "properties":{"version":{"type":"string"},"release_date":{"type":["string","null"]},
-        "status":{"type":"string"},"changelog":{"type":"array","items":{"type":"string"}},
-        "breaking_changes":{"type":"array","items":{"type":"string"}}}}}}})"),
-       {}});
+      {200, "The history", "application/json", schema(kHistorySchema), schema(kHistoryExample)});
   versions.handler = [&app](Request&, RequestContext&) -> asio::awaitable<Response> {
     json::object o{{"current", app.settings.api_version},
                    {"versions", api_versions().at("versions")}};
@@ -179,7 +187,10 @@ std::vector<http::RouteSpec> docs_routes(AppContext& app,
   changelog.params.push_back({"format", "query", false, "markdown (default) or json",
                               schema(R"({"type":"string","enum":["markdown","json"]})")});
   changelog.responses.push_back(
-      {200, "The changelog", "text/markdown", schema(R"({"type":"string"})"), {}});
+      {200, "The changelog", "text/markdown", schema(R"({"type":"string"})"),
+       json::value("## 1.1.0 (2024-02-15)\n\n- TOTP multi-factor ...\n")});
+  changelog.responses.push_back(
+      {200, "", "application/json", schema(kHistorySchema), schema(kHistoryExample)});
   changelog.handler = [](Request& req, RequestContext&) -> asio::awaitable<Response> {
     const auto format = http::query_param(req.query, "format").value_or("markdown");
     if (format == "json") co_return ok_json(api_versions());

@@ -205,6 +205,11 @@ std::vector<http::RouteSpec> docs_ui_routes(AppContext& app) {
       "Interactive documentation: every operation, try it out, and Authorize with a login "
       "(the OAuth2 password flow against /auth/login).";
   swagger.responses.push_back({200, "The page", "text/html", schema(R"({"type":"string"})"), {}});
+  swagger.responses.push_back({503,
+                               "The UI is not installed on this server (DOCS_ASSETS_DIR)",
+                               "application/json",
+                               {},
+                               {}});
   swagger.handler = [assets, unavailable](Request&, RequestContext&) -> asio::awaitable<Response> {
     if (!assets) co_return unavailable();
     co_return html(kSwaggerPage);
@@ -224,6 +229,11 @@ std::vector<http::RouteSpec> docs_ui_routes(AppContext& app) {
   auto redoc = page_route("/docs/redoc", "ReDoc");
   redoc.description = "The same document as a three-panel reference.";
   redoc.responses.push_back({200, "The page", "text/html", schema(R"({"type":"string"})"), {}});
+  redoc.responses.push_back({503,
+                             "The UI is not installed on this server (DOCS_ASSETS_DIR)",
+                             "application/json",
+                             {},
+                             {}});
   redoc.handler = [assets, unavailable](Request&, RequestContext&) -> asio::awaitable<Response> {
     if (!assets) co_return unavailable();
     co_return html(kRedocPage);
@@ -233,10 +243,22 @@ std::vector<http::RouteSpec> docs_ui_routes(AppContext& app) {
   auto asset = page_route("/docs/assets/{name}", "A script, style or icon of the pages");
   asset.params.push_back(
       {"name", "path", true, "the asset's file name", schema(R"({"type":"string"})")});
+  // One response, three media types: scripts, the stylesheet and the icon.
+  asset.responses.push_back({200,
+                             "The file (cacheable for a day; ETag)",
+                             "text/javascript",
+                             schema(R"({"type":"string"})"),
+                             {}});
+  asset.responses.push_back({200, "", "text/css", schema(R"({"type":"string"})"), {}});
   asset.responses.push_back(
-      {200, "The file (cacheable for a day; ETag)", "text/javascript", {}, {}});
+      {200, "", "image/png", schema(R"({"type":"string","format":"binary"})"), {}});
   asset.responses.push_back({304, "Not modified", "text/plain", {}, {}});
   asset.responses.push_back({404, "No such asset", "application/json", {}, {}});
+  asset.responses.push_back({503,
+                             "The UI is not installed on this server (DOCS_ASSETS_DIR)",
+                             "application/json",
+                             {},
+                             {}});
   asset.handler = [assets, unavailable](Request& req,
                                         RequestContext& ctx) -> asio::awaitable<Response> {
     if (!assets) co_return unavailable();

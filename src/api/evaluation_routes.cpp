@@ -61,6 +61,24 @@ std::string sheet_with_scores_schema() {
   return s + R"(,"scores":)" + kScoresSchema + "}}";
 }
 
+const char* const kScoresExample =
+    R"([{"item_id":"3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a","score":8,"opinion":"시장성이 뚜렷함"}])";
+
+// kSheetExample in `status`, with scores (as the sheet-changing operations answer).
+std::string sheet_with_scores_example(std::string_view status, int version) {
+  auto v = json::parse(kSheetExample).as_object();
+  v["status"] = status;
+  v["version"] = version;
+  if (status != "in_progress") {
+    v["total_score"] = 8;
+    v["weighted_score"] = 80;
+    v["submitted_at"] = "2026-03-20T05:00:00.000Z";
+  }
+  if (status == "reviewed") v["reviewed_at"] = "2026-03-21T01:00:00.000Z";
+  v["scores"] = json::parse(kScoresExample);
+  return json::serialize(v);
+}
+
 domain::AuditContext audit_of(const Request& req, const RequestContext& ctx) {
   const auto c = auth::client_info(req, ctx);
   return domain::AuditContext{c.ip, c.user_agent, c.request_id};
@@ -229,13 +247,11 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
         "pairs":[{"evaluator_id":"6ec0bd7f-11c0-43da-975e-2a8ad9ebae0b",
                   "company_id":"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"}]})")};
   batch.responses.push_back(
-      {201,
-       "Every pair assigned",
-       "application/json",
+      {201, "Every pair assigned", "application/json",
        schema(std::string(R"({"type":"object","required":["created","items"],"properties":{
          "created":{"type":"integer"},"items":{"type":"array","items":)") +
               kSheetSchema + "}}}"),
-       {}});
+       schema(std::string(R"({"created":1,"items":[)") + kSheetExample + "]}")});
   errors(batch, {{400, "Validation failed (pairs[i].field)"},
                  {403, "Not a secretary or admin"},
                  {409, "Pairs assigned already or repeated (pairs[i])"},
@@ -288,8 +304,9 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
     list.params.push_back({name, "query", false, desc, schema(sch)});
   }
   list_params(list);
-  list.responses.push_back(
-      {200, "A page of sheets", "application/json", schema(list_schema(kSheetSchema)), {}});
+  list.responses.push_back({200, "A page of sheets", "application/json",
+                            schema(list_schema(kSheetSchema)),
+                            schema(list_example(kSheetExample))});
   errors(list, {{400, "A filter, limit or cursor is invalid"}});
   routes.push_back(std::move(list));
 
@@ -359,16 +376,19 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
             });
   id_param(get);
   get.responses.push_back(
-      {200,
-       "The sheet and what it is scored on",
-       "application/json",
+      {200, "The sheet and what it is scored on", "application/json",
        schema(std::string(
                   R"({"type":"object","required":["sheet","company","template","scores","version"],
          "properties":{"sheet":)") +
               kSheetSchema + R"(,"company":{"type":["object","null"]},
          "template":{"type":["object","null"]},"scores":)" +
               kScoresSchema + R"(,"version":{"type":"integer"}}})"),
-       {}});
+       schema(
+           std::string(R"({"sheet":)") + kSheetExample +
+           R"J(,"company":{"id":"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d","name":"한국 평가 주식회사"},
+         "template":{"id":"0b9f8c1e-4a52-4a8e-9d1f-2f3c4d5e6f70","name":"2026 창업 지원 평가표",
+         "items":[{"id":"3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a","title":"시장성","max_score":10}]},
+         "scores":[],"version":1})J")});
   errors(get, {{404, "No such sheet (or not yours)"}});
   routes.push_back(std::move(get));
 
@@ -430,11 +450,9 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
         "opinion":{"type":["string","null"],"maxLength":4000}}})"),
       schema(R"({"version":1,"scores":[{"item_id":"5d0e7a34-1c2b-4d3e-8f90-a1b2c3d4e5f6",
         "score":27,"opinion":"시장성이 뛰어남"}],"opinion":"전반적으로 우수"})")};
-  put.responses.push_back({200,
-                           "The sheet with version + 1 and its scores",
-                           "application/json",
+  put.responses.push_back({200, "The sheet with version + 1 and its scores", "application/json",
                            schema(sheet_with_scores_schema()),
-                           {}});
+                           schema(sheet_with_scores_example("in_progress", 2))});
   errors(put, {{400, "Validation failed (scores[i].field: range, unknown item, duplicates)"},
                {403, "Not an evaluator"},
                {404, "No such sheet (or not yours)"},
@@ -470,8 +488,9 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
                     schema(R"({"type":"object","required":["version"],"additionalProperties":false,
         "properties":{"version":{"type":"integer","minimum":1}}})"),
                     schema(R"({"version":3})")};
-  submit.responses.push_back(
-      {200, "The submitted sheet", "application/json", schema(sheet_with_scores_schema()), {}});
+  submit.responses.push_back({200, "The submitted sheet", "application/json",
+                              schema(sheet_with_scores_schema()),
+                              schema(sheet_with_scores_example("submitted", 3))});
   errors(submit, {{400, "Validation failed"},
                   {403, "Not an evaluator"},
                   {404, "No such sheet (or not yours)"},
@@ -508,8 +527,9 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
         "version":{"type":"integer","minimum":1},"reason":{"type":"string","maxLength":1000}}})"),
       schema(R"({"reason":"점수 입력 오류 정정 요청"})")};
   reopen.request_body->required = false;
-  reopen.responses.push_back(
-      {200, "The reopened sheet", "application/json", schema(sheet_with_scores_schema()), {}});
+  reopen.responses.push_back({200, "The reopened sheet", "application/json",
+                              schema(sheet_with_scores_schema()),
+                              schema(sheet_with_scores_example("in_progress", 4))});
   errors(reopen, {{400, "Validation failed"},
                   {403, "Not a secretary or admin"},
                   {404, "No such sheet"},
@@ -541,8 +561,9 @@ std::vector<http::RouteSpec> evaluation_routes(AppContext& app) {
         "version":{"type":"integer","minimum":1}}})"),
       schema(R"({"version":4})")};
   review.request_body->required = false;
-  review.responses.push_back(
-      {200, "The reviewed sheet", "application/json", schema(sheet_with_scores_schema()), {}});
+  review.responses.push_back({200, "The reviewed sheet", "application/json",
+                              schema(sheet_with_scores_schema()),
+                              schema(sheet_with_scores_example("reviewed", 4))});
   errors(review, {{400, "Validation failed"},
                   {403, "Not a secretary or admin"},
                   {404, "No such sheet"},

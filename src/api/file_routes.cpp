@@ -211,12 +211,17 @@ std::vector<http::RouteSpec> file_routes(AppContext& app) {
       "nosniff`. An evaluator may download only the files of companies they have a sheet for "
       "(404 otherwise; the refusal is logged). Every download is written to the file access "
       "log.";
-  download.responses = {{200,
-                         "The file",
-                         "application/octet-stream",
-                         schema(R"({"type":"string","format":"binary"})"),
-                         {}},
-                        error_doc(404, "No such file (or not one of yours)")};
+  // The Content-Type decided at upload: one of the accepted kinds (domain/files.cpp).
+  for (const char* type :
+       {"application/pdf", "image/png", "image/jpeg",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/x-hwp", "text/plain; charset=utf-8", "text/csv; charset=utf-8"}) {
+    download.responses.push_back(
+        {200, "The file", type, schema(R"({"type":"string","format":"binary"})"), {}});
+  }
+  download.responses.push_back(error_doc(404, "No such file (or not one of yours)"));
   routes.push_back(std::move(download));
 
   // Any signed-in role reaches the handler, so that a refused delete of an existing file is

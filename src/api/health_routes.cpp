@@ -34,6 +34,27 @@ json::value status_schema() {
     "properties":{"status":{"type":"string","enum":["ok"]}}})");
 }
 
+// The IETF health-check format (draft-inadarei-api-health-check), for `Accept:
+// application/health+json`.
+json::value ietf_schema() {
+  return json::parse(R"({"type":"object","required":["status"],"properties":{
+    "status":{"type":"string","enum":["pass","warn","fail"]},"version":{"type":"string"},
+    "releaseId":{"type":"string"},"serviceId":{"type":"string"},"description":{"type":"string"},
+    "output":{"type":"string"},"checks":{"type":"object","additionalProperties":{"type":"array",
+    "items":{"type":"object","required":["status"],"properties":{"status":{"type":"string",
+    "enum":["pass","warn","fail"]}}}}}}})");
+}
+
+json::value ietf_example(const char* status) {
+  auto v = json::parse(R"({"version":"1.1.0","releaseId":"0.1.0","serviceId":"evald",
+    "description":"Online Evaluation System API","checks":{"database:responseTime":[{
+    "componentId":"database","componentType":"datastore","observedValue":0.4,
+    "observedUnit":"ms","time":"2026-01-15T10:30:00.000Z"}]}})");
+  v.as_object()["status"] = status;
+  v.at("checks").at("database:responseTime").as_array()[0].as_object()["status"] = status;
+  return v;
+}
+
 http::RouteSpec ping(std::string path, std::string summary) {
   http::RouteSpec r;
   r.method = "GET";
@@ -74,7 +95,12 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
          "status":{"type":"string","enum":["alive"]},"uptime_seconds":{"type":"number"},
          "oldest_heartbeat_ms":{"type":"integer"}}})"),
        json::parse(R"({"status":"alive","uptime_seconds":12.5,"oldest_heartbeat_ms":40})")});
-  live.responses.push_back({503, "An event loop is stalled", "application/json", {}, {}});
+  live.responses.push_back(
+      {503, "An event loop is stalled", "application/json",
+       json::parse(R"({"type":"object","required":["status","uptime_seconds","oldest_heartbeat_ms"],
+         "properties":{"status":{"type":"string","enum":["stalled"]},
+         "uptime_seconds":{"type":"number"},"oldest_heartbeat_ms":{"type":"integer"}}})"),
+       json::parse(R"({"status":"stalled","uptime_seconds":812.5,"oldest_heartbeat_ms":7400})")});
   live.handler = [&app](http::Request&,
                         http::RequestContext&) -> boost::asio::awaitable<http::Response> {
     const auto now = std::chrono::steady_clock::now();
@@ -110,7 +136,18 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
        json::parse(R"({"status":"ready","age_ms":850,"checked_at":"2026-01-15T10:30:00.000Z",
          "checks":{"database":{"status":"pass","engine":"sqlite","response_time_ms":0.4,
          "schema_version":2},"redis":{"status":"pass","store":"local","configured":false}}})")});
-  ready.responses.push_back({503, "Not ready", "application/json", {}, {}});
+  ready.responses.push_back(
+      {200, "", "application/health+json", ietf_schema(), ietf_example("pass")});
+  ready.responses.push_back(
+      {503, "Not ready: the failing check is named", "application/json",
+       json::parse(R"({"type":"object","required":["status","checks"],"properties":{
+         "status":{"type":"string","enum":["not_ready"]},"checks":{"type":"object"},
+         "age_ms":{"type":"integer"},"detail":{"type":"string"},
+         "warnings":{"type":"array","items":{"type":"string"}}}})"),
+       json::parse(R"({"status":"not_ready","checks":{"shutdown":{"status":"fail",
+         "detail":"draining"}}})")});
+  ready.responses.push_back(
+      {503, "", "application/health+json", ietf_schema(), ietf_example("fail")});
   ready.handler = [&app](http::Request& req,
                          http::RequestContext&) -> boost::asio::awaitable<http::Response> {
     const auto now = std::chrono::steady_clock::now();
@@ -175,7 +212,18 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
          "timestamp":{"type":"string"}}})"),
        json::parse(R"({"status":"healthy","version":"1.1.0","build":"0.1.0",
          "uptime_seconds":3600.5,"timestamp":"2026-01-15T10:30:00.000Z"})")});
-  basic.responses.push_back({503, "Unhealthy", "application/json", {}, {}});
+  basic.responses.push_back(
+      {200, "", "application/health+json", ietf_schema(), ietf_example("pass")});
+  basic.responses.push_back(
+      {503, "Unhealthy (or no check has run yet)", "application/json",
+       json::parse(R"({"type":"object","required":["status","version","uptime_seconds",
+         "timestamp"],"properties":{"status":{"type":"string","enum":["unhealthy"]},
+         "version":{"type":"string"},"build":{"type":"string"},"uptime_seconds":{"type":"number"},
+         "timestamp":{"type":"string","format":"date-time"}}})"),
+       json::parse(R"({"status":"unhealthy","version":"1.1.0","build":"0.1.0",
+         "uptime_seconds":3600.5,"timestamp":"2026-01-15T10:30:00.000Z"})")});
+  basic.responses.push_back(
+      {503, "", "application/health+json", ietf_schema(), ietf_example("fail")});
   basic.handler = [&app](http::Request& req,
                          http::RequestContext&) -> boost::asio::awaitable<http::Response> {
     const auto snap = app.health->latest();
@@ -263,7 +311,14 @@ std::vector<http::RouteSpec> health_routes(AppContext& app) {
   history.admin_network = true;
   history.responses.push_back(
       {200, "Snapshots", "application/json",
-       json::parse(R"({"type":"object","required":["interval_ms","items"]})"),
+       json::parse(R"({"type":"object","required":["interval_ms","items"],"properties":{
+         "interval_ms":{"type":"integer"},"items":{"type":"array","items":{"type":"object",
+         "required":["checked_at","status","checks"],"properties":{
+         "checked_at":{"type":"string","format":"date-time"},
+         "status":{"type":"string","enum":["healthy","degraded","unhealthy"]},
+         "checks":{"type":"object","additionalProperties":{"type":"object","required":["status"],
+         "properties":{"status":{"type":"string","enum":["pass","warn","fail"]},
+         "value":{"type":"number"},"unit":{"type":"string"}}}}}}}}})"),
        json::parse(R"({"interval_ms":5000,"items":[{"checked_at":"2026-01-15T10:30:00.000Z",
          "status":"healthy","checks":{"database":{"status":"pass","value":0.4,"unit":"ms"}}}]})")});
   history.handler = [&app](http::Request&,

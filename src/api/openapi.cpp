@@ -216,7 +216,9 @@ json::object operation(const http::RouteSpec& r, const OpenApiInfo& info) {
   for (const auto& d : r.responses) {
     const std::string code = std::to_string(d.status);
     given.insert(d.status);
-    if (d.status >= 400) {
+    // An error answer is the shared Error body, unless the route documents another (the health
+    // probes answer 503 with their own report).
+    if (d.status >= 400 && d.schema.is_null()) {
       responses[code] = error_response(
           d.status, d.description.empty() ? reason(d.status) : d.description, limited);
       continue;
@@ -257,6 +259,8 @@ json::object operation(const http::RouteSpec& r, const OpenApiInfo& info) {
   if (has_body(r)) implied.push_back(413);
   if (limited) implied.push_back(429);
   implied.push_back(500);
+  // Signing in is checked against the database (sessions): without it, 503 DATABASE_ERROR.
+  if (!r.is_public) implied.push_back(503);
   for (auto s : implied) {
     if (!given.count(s)) responses[std::to_string(s)] = error_response(s, reason(s), limited);
   }

@@ -169,8 +169,9 @@ std::vector<http::RouteSpec> project_routes(AppContext& app) {
                       {"search", "text the name or description contains (at most 200 characters)"},
                       {"limit", "1 to 200, default 50"},
                       {"cursor", "next_cursor of the previous page"}});
-  list.responses.push_back(
-      {200, "A page of projects", "application/json", schema(list_schema(kProjectSchema)), {}});
+  list.responses.push_back({200, "A page of projects", "application/json",
+                            schema(list_schema(kProjectSchema)),
+                            schema(list_example(kProjectExample))});
   errors(list, {{400, "A bad filter, limit or cursor"}});
   routes.push_back(std::move(list));
 

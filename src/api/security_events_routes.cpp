@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "api/auth_schemas.hpp"
 #include "api/listing.hpp"
 #include "api/routes.hpp"
 #include "auth/jwt.hpp"
@@ -45,6 +46,18 @@ std::vector<http::RouteSpec> security_event_routes(AppContext& app) {
            {"cursor", "next_cursor of the previous page"}}) {
     r.params.push_back({name, "query", false, desc, json::parse(R"({"type":"string"})")});
   }
+  r.responses.push_back(
+      {200, "A page of events, newest first", "application/json",
+       json::parse(std::string(R"({"type":"object","required":["items","next_cursor"],
+         "additionalProperties":false,"properties":{"items":{"type":"array","items":)") +
+                   auth_docs::kEventSchema + R"(},"next_cursor":{"type":["string","null"]}}})"),
+       json::parse(std::string(R"({"items":[)") + auth_docs::kEventExample +
+                   R"(],"next_cursor":null})")});
+  r.responses.push_back({403,
+                         "user_id names another user and the caller is not an admin",
+                         "application/json",
+                         {},
+                         {}});
   r.handler = [&](http::Request& req,
                   http::RequestContext& ctx) -> asio::awaitable<http::Response> {
     Where where;

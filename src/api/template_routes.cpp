@@ -66,6 +66,22 @@ const char* const kCreateExample = R"({"name":"2026 창업 지원 평가표","de
   {"name":"기술성","min_score":0,"max_score":20},
   {"name":"가점","min_score":0,"max_score":5,"is_required":false,"bonus":true}]})";
 
+// The template example in another status.
+std::string example_in(const char* example, const char* status) {
+  auto v = json::parse(example).as_object();
+  v["status"] = status;
+  return json::serialize(v);
+}
+
+// The example copied: a new draft, version 2, whose parent is the example.
+std::string copy_example() {
+  auto v = json::parse(kTemplateExample).as_object();
+  v["parent_id"] = v["id"];
+  v["id"] = "e4d3c2b1-a09f-4e8d-9c7b-6a5f4e3d2c1b";
+  v["version"] = 2;
+  return json::serialize(v);
+}
+
 http::RouteSpec route(std::string method, std::string path, std::string summary,
                       std::string description, http::Handler handler) {
   return api::route(std::move(method), std::move(path), "Templates", std::move(summary),
@@ -209,8 +225,9 @@ std::vector<http::RouteSpec> template_routes(AppContext& app) {
     list.params.push_back({name, "query", false, desc, schema(sch)});
   }
   list_params(list);
-  list.responses.push_back(
-      {200, "A page of templates", "application/json", schema(list_schema(template_schema())), {}});
+  list.responses.push_back({200, "A page of templates", "application/json",
+                            schema(list_schema(template_schema())),
+                            schema(list_example(kTemplateExample))});
   errors(list, {{400, "A filter, limit or cursor is invalid"}, {403, "Not a secretary or admin"}});
   routes.push_back(std::move(list));
 
@@ -314,8 +331,8 @@ std::vector<http::RouteSpec> template_routes(AppContext& app) {
         "items":{"type":"array","minItems":1,"maxItems":100,"items":)") +
              kItemInputSchema + "}}}"),
       schema(R"({"status":"draft","items":[{"name":"사업성","min_score":0,"max_score":40}]})")};
-  patch.responses.push_back(
-      {200, "The template after the change", "application/json", schema(template_schema()), {}});
+  patch.responses.push_back({200, "The template after the change", "application/json",
+                             schema(template_schema()), schema(kTemplateExample)});
   errors(patch,
          {{400, "Validation failed"},
           {403, "Not a secretary or admin"},
@@ -350,8 +367,9 @@ std::vector<http::RouteSpec> template_routes(AppContext& app) {
         co_return answer(std::move(r));
       });
   id_param(activate);
-  activate.responses.push_back(
-      {200, "The active template", "application/json", schema(template_schema()), {}});
+  activate.responses.push_back({200, "The active template", "application/json",
+                                schema(template_schema()),
+                                schema(example_in(kTemplateExample, "active"))});
   errors(activate, {{403, "Not a secretary or admin"},
                     {404, "No such template"},
                     {422, "Not a draft, or no item"}});
@@ -366,8 +384,9 @@ std::vector<http::RouteSpec> template_routes(AppContext& app) {
         co_return answer(std::move(r));
       });
   id_param(archive);
-  archive.responses.push_back(
-      {200, "The archived template", "application/json", schema(template_schema()), {}});
+  archive.responses.push_back({200, "The archived template", "application/json",
+                               schema(template_schema()),
+                               schema(example_in(kTemplateExample, "archived"))});
   errors(archive,
          {{403, "Not a secretary or admin"}, {404, "No such template"}, {422, "Archived already"}});
   routes.push_back(std::move(archive));
@@ -400,8 +419,8 @@ std::vector<http::RouteSpec> template_routes(AppContext& app) {
         "project_id":{"type":["string","null"],"format":"uuid"}}})"),
       schema(R"({"name":"2026 창업 지원 평가표 개정판"})")};
   copy.request_body->required = false;
-  copy.responses.push_back(
-      {201, "The new draft", "application/json", schema(template_schema()), {}});
+  copy.responses.push_back({201, "The new draft", "application/json", schema(template_schema()),
+                            schema(copy_example())});
   errors(copy, {{400, "Validation failed"},
                 {403, "Not a secretary or admin"},
                 {404, "No such template"},

@@ -625,7 +625,8 @@ void secretary_routes(AppContext& app, std::shared_ptr<Services> svc,
        schema(
            R"({"status":"pending","message":"Your request was received. An administrator will review it; once it is approved you can sign in with the login id and password you chose."})")},
       error_doc(400, "Validation failed"),
-      error_doc(429, "Too many requests")};
+      error_doc(429, "Too many requests"),
+      error_doc(503, "The database is unavailable; retry shortly")};
   routes.push_back(std::move(signup));
 
   auto list =

@@ -10,12 +10,16 @@ Every server runs in a temporary working directory of its own (so no stray .env 
 a clean environment, its output captured in a log file under the pytest tmp dir. When a test
 fails, the tail of each server log it used is attached to the report. At teardown a running
 server gets SIGTERM and must exit 0 within 10 s (else it is killed and the test errors).
+
+Every answer such a server gives through `requests` is checked against the OpenAPI document
+(contract.py): a status, media type or body the document does not describe fails the test.
 """
 
 from __future__ import annotations
 
 import http.client
 import itertools
+import json
 import os
 import signal
 import socket
@@ -25,6 +29,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+import contract
 
 REPO = Path(__file__).resolve().parents[2]
 EVALD_BIN = Path(os.environ.get("EVALD_BIN", str(REPO / "build" / "evald")))
@@ -70,6 +76,23 @@ def run_evald(args, env: dict | None = None, cwd: Path | None = None,
                           timeout=timeout)
 
 
+def load_openapi() -> dict:
+    """The document `evald openapi` prints (what the contract plugin checks answers against)."""
+    p = run_evald(["openapi"], env={"LOG_FORMAT": "json"}, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError(f"evald openapi exited with {p.returncode}: {p.stderr.strip()}")
+    return json.loads(p.stdout)
+
+
+# Every answer of a server started here is checked against the document (contract.py).
+CONTRACT = contract.ContractPlugin(load_openapi)
+
+
+def pytest_configure(config):
+    CONTRACT.install()
+    config.pluginmanager.register(CONTRACT, "evald-contract")
+
+
 def http_status(port: int, path: str, timeout: float = 0.5, tls: bool = False) -> int | None:
     """The status of GET path, or None when nothing answers (over TLS without verifying the
     certificate when `tls`: this only asks whether the server is up)."""
@@ -111,6 +134,7 @@ class EvaldServer:
 
     def start(self, wait: bool = True):
         require_binary()
+        CONTRACT.contract.watch(self.port)
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen([str(EVALD_BIN), "serve", *self.args], env=self.env,
                                      cwd=self.workdir, stdin=subprocess.DEVNULL,
@@ -312,7 +336,9 @@ def postgres_url():
             pytest.fail(f"cannot start PostgreSQL: {started.stderr.strip()}", pytrace=False)
         yield started.stdout.strip().splitlines()[-1]
     finally:
-        subprocess.run([str(PG_SCRIPT), "kill", str(cluster)], capture_output=True, timeout=60,
+        # Removing a few hundred test databases took over 60 s on a busy machine (2 min for 150
+        # while other builds ran): a slow cleanup must not error the run's last test.
+        subprocess.run([str(PG_SCRIPT), "kill", str(cluster)], capture_output=True, timeout=600,
                        stdin=subprocess.DEVNULL)
 
 

@@ -16,6 +16,7 @@ import requests
 
 from authkit import Stack, assert_error
 from conftest import REPO, run_evald
+from contract import format_checker
 
 VALIDATOR = REPO / "web" / "validate-openapi.mjs"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -137,6 +138,47 @@ def test_security_and_errors_are_declared_as_the_server_behaves(doc, stack):
     assert "x-ratelimit-policy" not in doc["paths"]["/health/ready"]["get"]
     login = doc["paths"]["/auth/login"]["post"]
     assert login["x-ratelimit-policy"]["category"] == "login"
+
+
+def test_every_success_answer_has_a_schema_and_a_valid_example(doc):
+    """What a client generator needs: each 2xx with a body names its media types, JSON ones with
+    a schema and an example that the schema accepts (the contract plugin then checks the real
+    answers against the same schema)."""
+    resolver = jsonschema.RefResolver.from_schema(doc)
+    checked = 0
+    for path, method, op in operations(doc):
+        for status, res in op["responses"].items():
+            where = f"{method.upper()} {path} {status}"
+            if not status.startswith("2") or status == "204":
+                continue
+            assert res.get("content"), f"{where}: a success answer without a documented body"
+            for media, m in res["content"].items():
+                assert "schema" in m, f"{where} {media}: no schema"
+                if media.split(";")[0] != "application/json":
+                    continue
+                assert "example" in m, f"{where} {media}: no example"
+                jsonschema.Draft202012Validator.check_schema(m["schema"])
+                v = jsonschema.Draft202012Validator(
+                    m["schema"], resolver=resolver,
+                    format_checker=format_checker())
+                errors = [e.message for e in v.iter_errors(m["example"])]
+                assert not errors, f"{where}: the example breaks its own schema: {errors[:3]}"
+                checked += 1
+    assert checked > 60, checked  # not vacuous: most operations answer JSON
+
+
+def test_errors_with_a_body_of_their_own_and_the_implied_503(doc):
+    # The probes' 503 is their report (in both media types), not the Error body.
+    ready = doc["paths"]["/health/ready"]["get"]["responses"]["503"]["content"]
+    assert set(ready) == {"application/json", "application/health+json"}
+    assert ready["application/json"]["schema"]["properties"]["status"]["enum"] == ["not_ready"]
+    assert ready["application/health+json"]["example"]["status"] == "fail"
+    # Every signed-in operation may meet a database outage; a public probe does not say so.
+    for path, method, op in operations(doc):
+        if op["security"]:
+            assert op["responses"]["503"]["content"]["application/json"]["schema"] == \
+                {"$ref": "#/components/schemas/Error"}, f"{method} {path}"
+    assert "503" not in doc["paths"]["/ping"]["get"]["responses"]
 
 
 def response_schema(doc, path, method, status):
