@@ -12,10 +12,11 @@ import time
 
 import jsonschema
 import pytest
-import requests
 
-from authkit import ISO_Z, JWT_SECRET, Stack, assert_error, forge
-from conftest import REPO, free_port
+pytest.register_assert_rewrite("authkit")  # before its import: full assert messages
+
+from authkit import ISO_Z, Stack, assert_error, forge  # noqa: E402
+from conftest import REPO, free_port  # noqa: E402
 
 ASSETS = ("status.css", "status.js")
 DEPENDENCIES = ("database", "redis", "mail", "disk")
