@@ -179,7 +179,9 @@ TEST(TrafficHistory, BucketsAreLogScaleAndCoverEveryLatency) {
                        9'999'999LL, 51'000'000LL}) {
     const auto b = TrafficHistory::bucket_of(microseconds(us));
     EXPECT_LE(static_cast<double>(us) / 1000, TrafficHistory::bucket_upper_ms(b)) << us;
-    if (b > 0) EXPECT_GT(static_cast<double>(us) / 1000, TrafficHistory::bucket_upper_ms(b - 1));
+    if (b > 0) {
+      EXPECT_GT(static_cast<double>(us) / 1000, TrafficHistory::bucket_upper_ms(b - 1)) << us;
+    }
   }
   for (std::size_t b = 1; b + 1 < TrafficHistory::kLatencyBuckets; ++b) {
     EXPECT_NEAR(TrafficHistory::bucket_upper_ms(b) / TrafficHistory::bucket_upper_ms(b - 1),
