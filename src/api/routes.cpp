@@ -14,8 +14,8 @@ std::vector<http::RouteSpec> all_routes(AppContext& app) {
   auto routes = health_routes(app);
   for (auto* table :
        {&metrics_routes, &auth_routes, &security_event_routes, &ratelimit_routes, &error_log_routes,
-        &admin_routes, &user_routes, &project_routes, &company_routes, &template_routes,
-        &evaluation_routes, &result_routes, &file_routes}) {
+        &admin_routes, &status_page_routes, &status_routes, &user_routes, &project_routes,
+        &company_routes, &template_routes, &evaluation_routes, &result_routes, &file_routes}) {
     auto more = table(app);
     std::move(more.begin(), more.end(), std::back_inserter(routes));
   }

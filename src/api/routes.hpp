@@ -35,6 +35,11 @@ std::vector<http::RouteSpec> error_log_routes(AppContext& app);
 /// Backups from the API, /metrics/database, /status/comprehensive, /admin/shutdown.
 std::vector<http::RouteSpec> admin_routes(AppContext& app);
 
+/// GET /status (the live operations page, public HTML) and /status/assets/{name}.
+std::vector<http::RouteSpec> status_page_routes(AppContext& app);
+/// GET /status/data (admin): dependencies and the last hour of traffic, for the page.
+std::vector<http::RouteSpec> status_routes(AppContext& app);
+
 /// GET /health/metrics (Prometheus).
 std::vector<http::RouteSpec> metrics_routes(AppContext& app);
 

@@ -46,10 +46,17 @@ AppContext::AppContext(Settings s)
   errors.flush_interval = std::chrono::milliseconds(settings.monitoring.error_log_flush_ms);
   error_log = std::make_unique<monitoring::ErrorLogWriter>(*db, clock, errors);
   register_collectors(*this);
-  server_state->on_early_reply = [m = metrics.get()](std::string_view method, unsigned status,
-                                                     ErrorCode code) {
+  server_state->on_early_reply = [m = metrics.get(), t = traffic.get()](
+                                     std::string_view method, unsigned status, ErrorCode code) {
     m->http().observe(method, nullptr, status, 0, code);
+    t->record_request(std::nullopt, code);
   };
+  auth->on_login_outcome([t = traffic.get()](auth::LoginOutcome o) {
+    if (o == auth::LoginOutcome::kFailure || o == auth::LoginOutcome::kMfaFailure ||
+        o == auth::LoginOutcome::kLocked) {
+      t->record_failed_login();
+    }
+  });
   monitoring::HealthOptions health_options;
   health_options.interval = std::chrono::milliseconds(settings.monitoring.health_check_interval_ms);
   health_options.history = settings.monitoring.health_history_size;

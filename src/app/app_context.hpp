@@ -13,6 +13,7 @@
 #include "domain/files.hpp"
 #include "mail/mail.hpp"
 #include "metrics/registry.hpp"
+#include "metrics/traffic_history.hpp"
 #include "monitoring/error_log.hpp"
 #include "monitoring/health.hpp"
 #include "net/server.hpp"
@@ -44,6 +45,9 @@ struct AppContext {
   Settings settings;
   RealClock clock;
   std::unique_ptr<metrics::Metrics> metrics = std::make_unique<metrics::Metrics>();
+  /// The last hour of requests, errors, refusals and failed logins, for /status.
+  std::unique_ptr<metrics::TrafficHistory> traffic =
+      std::make_unique<metrics::TrafficHistory>(clock);
   std::shared_ptr<net::ServerState> server_state;
   std::unique_ptr<net::WorkerPool> workers;
   std::unique_ptr<db::Database> db;

@@ -13,7 +13,8 @@ std::shared_ptr<http::Dispatcher> build_dispatcher(AppContext& app) {
   // authentication) join this list; nothing else decides the order.
   std::vector<std::unique_ptr<http::Middleware>> chain;
   chain.push_back(middleware::make_request_id(app.clock, development));
-  chain.push_back(middleware::make_access_log(app.metrics->http(), app.error_log.get(), app.clock));
+  chain.push_back(middleware::make_access_log(app.metrics->http(), app.error_log.get(), app.clock,
+                                              app.traffic.get()));
   // CORS sits outside the error barrier so that a 500 still carries the CORS headers the
   // browser needs to show it to the calling page.
   chain.push_back(middleware::make_cors(app.settings.server.cors_origins));

@@ -69,6 +69,8 @@ class AuthService {
                         const ClientInfo& client);
   /// Called after a mail is queued (wakes the sender).
   void on_mail_queued(std::function<void()> f) { mail_queued_ = std::move(f); }
+  /// Called with each sign-in's outcome, on the thread that ran it (set before serving).
+  void on_login_outcome(std::function<void(LoginOutcome)> f) { login_outcome_ = std::move(f); }
 
   Result<MfaSetup> setup_mfa(const http::Principal& who, const std::string& password,
                              const ClientInfo& client);
@@ -120,6 +122,7 @@ class AuthService {
   std::string now() const;
   void count(LoginOutcome o) {
     outcomes_[static_cast<std::size_t>(o)].fetch_add(1, std::memory_order_relaxed);
+    if (login_outcome_) login_outcome_(o);
   }
   std::array<std::atomic<std::uint64_t>, kLoginOutcomes> outcomes_{};
 
@@ -133,6 +136,7 @@ class AuthService {
   std::string dummy_hash_;
   std::counting_semaphore<> hash_slots_;
   std::function<void()> mail_queued_;
+  std::function<void(LoginOutcome)> login_outcome_;
 };
 
 }  // namespace evald::auth

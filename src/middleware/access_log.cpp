@@ -4,6 +4,7 @@
 #include "http/route.hpp"
 #include "log/log.hpp"
 #include "metrics/http_metrics.hpp"
+#include "metrics/traffic_history.hpp"
 #include "middleware/middleware.hpp"
 #include "monitoring/error_log.hpp"
 
@@ -12,8 +13,9 @@ namespace {
 
 class AccessLog final : public http::Middleware {
  public:
-  AccessLog(metrics::HttpMetrics& metrics, monitoring::ErrorLogWriter* errors, const Clock& clock)
-      : metrics_(metrics), errors_(errors), clock_(clock) {}
+  AccessLog(metrics::HttpMetrics& metrics, monitoring::ErrorLogWriter* errors, const Clock& clock,
+            metrics::TrafficHistory* history)
+      : metrics_(metrics), errors_(errors), clock_(clock), history_(history) {}
   std::string_view name() const override { return "access_log"; }
 
   boost::asio::awaitable<http::Response> handle(http::Request& req, http::RequestContext& ctx,
@@ -27,6 +29,10 @@ class AccessLog final : public http::Middleware {
     metrics_.observe(req.method, ctx.route ? &ctx.route->path : nullptr, res.status,
                      static_cast<double>(micros) / 1e6,
                      res.error ? std::optional(res.error->code) : std::nullopt);
+    if (history_) {
+      history_->record_request(std::chrono::microseconds(micros),
+                               res.error ? std::optional(res.error->code) : std::nullopt);
+    }
     if (errors_ && res.error && monitoring::logged_status(res.status)) {
       const auto& info = error_info(res.error->code);
       monitoring::ErrorEntry e;
@@ -68,14 +74,16 @@ class AccessLog final : public http::Middleware {
   metrics::HttpMetrics& metrics_;
   monitoring::ErrorLogWriter* errors_;
   const Clock& clock_;
+  metrics::TrafficHistory* history_;
 };
 
 }  // namespace
 
 std::unique_ptr<http::Middleware> make_access_log(metrics::HttpMetrics& metrics,
                                                   monitoring::ErrorLogWriter* errors,
-                                                  const Clock& clock) {
-  return std::make_unique<AccessLog>(metrics, errors, clock);
+                                                  const Clock& clock,
+                                                  metrics::TrafficHistory* history) {
+  return std::make_unique<AccessLog>(metrics, errors, clock, history);
 }
 
 }  // namespace evald::middleware

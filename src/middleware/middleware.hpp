@@ -16,7 +16,8 @@ class AuthService;
 }
 namespace evald::metrics {
 class HttpMetrics;
-}
+class TrafficHistory;
+}  // namespace evald::metrics
 namespace evald::monitoring {
 class ErrorLogWriter;
 }
@@ -31,10 +32,12 @@ std::unique_ptr<http::Middleware> make_request_id(const Clock& clock, bool devel
 
 /// One access-log line per request (method, path, route, status, error code, time, client),
 /// the request metrics (counts, latency, in flight, errors by code), and the error log entry
-/// of a 5xx, 401, 403, 423 or 429 (when `errors` is given).
+/// of a 5xx, 401, 403, 423 or 429 (when `errors` is given), and the request in the last hour's
+/// history of the status page (when `history` is given).
 std::unique_ptr<http::Middleware> make_access_log(metrics::HttpMetrics& metrics,
                                                   monitoring::ErrorLogWriter* errors,
-                                                  const Clock& clock);
+                                                  const Clock& clock,
+                                                  metrics::TrafficHistory* history = nullptr);
 
 /// Turns an escaped exception into 500 INTERNAL_SERVER_ERROR, logged with the request id.
 std::unique_ptr<http::Middleware> make_error_barrier();
