@@ -106,6 +106,7 @@ std::vector<http::RouteSpec> status_page_routes(AppContext&) {
                              "text/javascript",
                              schema(R"({"type":"string"})"),
                              {}});
+  asset.responses.push_back({200, "", "text/css", schema(R"({"type":"string"})"), {}});
   asset.responses.push_back({304, "Not modified", "text/plain", {}, {}});
   asset.responses.push_back({404, "No such asset", "application/json", {}, {}});
   asset.handler = [assets](Request& req, RequestContext& ctx) -> asio::awaitable<Response> {
