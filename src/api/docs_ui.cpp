@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "api/routes.hpp"
-#include "core/ids.hpp"
+#include "api/static_file.hpp"
 #include "log/log.hpp"
 
 namespace evald::api {
@@ -79,12 +79,6 @@ constexpr const char* kRedocPage = R"html(<!doctype html>
 </html>
 )html";
 
-struct Asset {
-  std::string content_type;
-  std::string body;
-  std::string etag;
-};
-
 // The files the pages use, by the name they are served under.
 const std::vector<std::tuple<const char*, const char*, const char*>>& asset_files() {
   static const std::vector<std::tuple<const char*, const char*, const char*>> files{
@@ -120,15 +114,10 @@ void drop_cdn_logo(std::string& bundle) {
   }
 }
 
-Asset make_asset(std::string content_type, std::string body) {
-  const std::string etag = "\"" + sha256_hex(body).substr(0, 20) + "\"";
-  return Asset{std::move(content_type), std::move(body), etag};
-}
-
 // Every asset, or nullptr with the reason when one is missing (the pages then answer 503).
-std::shared_ptr<const std::map<std::string, Asset>> load_assets(const std::string& dir,
-                                                                std::string& missing) {
-  auto assets = std::make_shared<std::map<std::string, Asset>>();
+std::shared_ptr<const std::map<std::string, StaticFile>> load_assets(const std::string& dir,
+                                                                     std::string& missing) {
+  auto assets = std::make_shared<std::map<std::string, StaticFile>>();
   for (const auto& [name, rel, type] : asset_files()) {
     auto body = read_file(std::filesystem::path(dir) / rel);
     if (!body) {
@@ -136,9 +125,9 @@ std::shared_ptr<const std::map<std::string, Asset>> load_assets(const std::strin
       return nullptr;
     }
     if (std::string_view(name) == "redoc.standalone.js") drop_cdn_logo(*body);
-    (*assets)[name] = make_asset(type, std::move(*body));
+    (*assets)[name] = StaticFile::make(type, std::move(*body));
   }
-  (*assets)["swagger-init.js"] = make_asset("text/javascript; charset=utf-8", kSwaggerInit);
+  (*assets)["swagger-init.js"] = StaticFile::make("text/javascript; charset=utf-8", kSwaggerInit);
   return assets;
 }
 
@@ -264,17 +253,7 @@ std::vector<http::RouteSpec> docs_ui_routes(AppContext& app) {
     if (!assets) co_return unavailable();
     auto it = assets->find(std::string(ctx.param("name")));
     if (it == assets->end()) co_return Response::from_error(ApiError::not_found("No such asset"));
-    Response res;
-    res.headers.set("ETag", it->second.etag);
-    res.headers.set("Cache-Control", "public, max-age=86400");
-    if (req.headers.get("If-None-Match") == std::optional<std::string_view>(it->second.etag)) {
-      res.status = 304;
-      co_return res;
-    }
-    res.status = 200;
-    res.headers.set("Content-Type", it->second.content_type);
-    res.body = it->second.body;
-    co_return res;
+    co_return serve_static(it->second, req, "public, max-age=86400");
   };
   routes.push_back(std::move(asset));
   return routes;

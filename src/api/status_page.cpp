@@ -6,7 +6,7 @@
 #include <map>
 
 #include "api/routes.hpp"
-#include "core/ids.hpp"
+#include "api/static_file.hpp"
 
 namespace evald::api {
 
@@ -27,32 +27,11 @@ constexpr const char* kCsp =
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'";
 
-struct StaticFile {
-  std::string content_type;
-  std::string body;
-  std::string etag;
-};
-
-StaticFile make_file(std::string content_type, std::string body) {
-  std::string etag = "\"" + sha256_hex(body).substr(0, 20) + "\"";
-  return StaticFile{std::move(content_type), std::move(body), std::move(etag)};
-}
-
 // Revalidated on every load (no-cache): a new evald's page never runs with an old script, and
 // an unchanged file costs a 304.
 Response serve(const StaticFile& f, const Request& req, bool page) {
-  Response res;
-  res.headers.set("ETag", f.etag);
-  res.headers.set("Cache-Control", "no-cache");
+  Response res = serve_static(f, req, "no-cache");
   if (page) res.headers.set("Content-Security-Policy", kCsp);
-  const auto given = req.headers.get("If-None-Match");
-  if (given && given->find(f.etag) != std::string_view::npos) {
-    res.status = 304;
-    return res;
-  }
-  res.status = 200;
-  res.headers.set("Content-Type", f.content_type);
-  res.body = f.body;
   return res;
 }
 
@@ -72,12 +51,12 @@ http::RouteSpec public_route(std::string path, std::string summary) {
 }  // namespace
 
 std::vector<http::RouteSpec> status_page_routes(AppContext&) {
-  auto page =
-      std::make_shared<const StaticFile>(make_file("text/html; charset=utf-8", kStatus_index_html));
+  auto page = std::make_shared<const StaticFile>(
+      StaticFile::make("text/html; charset=utf-8", kStatus_index_html));
   auto assets =
       std::make_shared<const std::map<std::string, StaticFile>>(std::map<std::string, StaticFile>{
-          {"status.css", make_file("text/css; charset=utf-8", kStatus_status_css)},
-          {"status.js", make_file("text/javascript; charset=utf-8", kStatus_status_js)}});
+          {"status.css", StaticFile::make("text/css; charset=utf-8", kStatus_status_css)},
+          {"status.js", StaticFile::make("text/javascript; charset=utf-8", kStatus_status_js)}});
   std::vector<http::RouteSpec> routes;
 
   auto index = public_route("/status", "The live operations page");
