@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,10 +37,9 @@ class JwtCodec {
   static constexpr std::chrono::seconds kLeeway{30};
 
  private:
-  std::string sign(std::string_view signing_input, const std::string& secret) const;
+  class Key;  ///< an HMAC-SHA256 key, prepared once (OpenSSL)
 
-  std::string secret_;
-  std::vector<std::string> previous_;
+  std::vector<std::shared_ptr<const Key>> keys_;  ///< [0] signs; all verify
   const Clock& clock_;
 };
 

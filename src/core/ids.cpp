@@ -1,5 +1,6 @@
 #include "core/ids.hpp"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -68,10 +69,16 @@ std::string new_uuid() {
          "-" + h.substr(20);
 }
 
+// OpenSSL's SHA-256 (SHA-NI where the CPU has it): session and reset tokens are looked up by
+// this hash on every authenticated request.
 std::string sha256_hex(std::string_view data) {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  return to_hex(out, sizeof out);
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!md || EVP_Digest(data.data(), data.size(), out, &n, md, nullptr) != 1) {
+    throw std::runtime_error("OpenSSL SHA-256 failed");
+  }
+  return to_hex(out, n);
 }
 
 std::string random_token_hex(std::size_t bytes) {

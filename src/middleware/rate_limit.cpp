@@ -1,9 +1,8 @@
 #include <sodium.h>
 
+#include <charconv>
 #include <cmath>
 #include <iterator>
-
-#include <fmt/format.h>
 
 #include "auth/service.hpp"
 #include "http/route.hpp"
@@ -17,29 +16,52 @@ namespace {
 
 std::int64_t seconds_up(std::int64_t ms) { return (ms + 999) / 1000; }
 
+// Appends the decimal digits of `v` (std::to_chars: no locale, no format string to parse).
+void append_int(std::string& out, long long v) {
+  char digits[24];
+  const auto r = std::to_chars(std::begin(digits), std::end(digits), v);
+  out.append(digits, r.ptr);
+}
+
 // The headers are new to the response (nothing before this layer sets them): appended, not
-// replaced, and formatted without temporaries; this runs on every limited request.
+// replaced, and built in one reused buffer; this runs on every limited request.
 void set_headers(http::Response& res, const ratelimit::RuleOutcome& o) {
   const auto& r = *o.rule;
   const auto limit = static_cast<long long>(r.burst);
   const auto remaining = static_cast<long long>(std::floor(std::max(0.0, o.verdict.remaining)));
   const auto reset = seconds_up(std::max(o.verdict.reset_ms, o.blocked ? o.blocked_ms : 0));
   const auto window = std::chrono::duration_cast<std::chrono::seconds>(r.window).count();
-  fmt::memory_buffer buf;
-  auto add = [&](std::string_view name, fmt::string_view format, const auto&... args) {
-    buf.clear();
-    fmt::vformat_to(std::back_inserter(buf), format, fmt::make_format_args(args...));
-    res.headers.add(name, std::string_view(buf.data(), buf.size()));
+  std::string v;
+  v.reserve(64 + r.name.size());
+  auto add_int = [&](std::string_view name, long long value) {
+    v.clear();
+    append_int(v, value);
+    res.headers.add(name, v);
   };
   res.headers.reserve(res.headers.fields().size() + 6);
-  add("X-RateLimit-Limit", "{}", limit);
-  add("X-RateLimit-Remaining", "{}", remaining);
-  add("X-RateLimit-Reset", "{}", reset);
-  add("X-RateLimit-Window", "{}", window);
+  add_int("X-RateLimit-Limit", limit);
+  add_int("X-RateLimit-Remaining", remaining);
+  add_int("X-RateLimit-Reset", reset);
+  add_int("X-RateLimit-Window", window);
   // draft-ietf-httpapi-ratelimit-headers-07
-  add("RateLimit-Policy", "{};w={};burst={};policy=\"{}\"", static_cast<long long>(r.limit), window,
-      limit, r.name);
-  add("RateLimit", "limit={}, remaining={}, reset={}", limit, remaining, reset);
+  v.clear();
+  append_int(v, static_cast<long long>(r.limit));
+  v += ";w=";
+  append_int(v, window);
+  v += ";burst=";
+  append_int(v, limit);
+  v += ";policy=\"";
+  v += r.name;
+  v += '"';
+  res.headers.add("RateLimit-Policy", v);
+  v.clear();
+  v += "limit=";
+  append_int(v, limit);
+  v += ", remaining=";
+  append_int(v, remaining);
+  v += ", reset=";
+  append_int(v, reset);
+  res.headers.add("RateLimit", v);
 }
 
 class RateLimit final : public http::Middleware {

@@ -20,21 +20,28 @@ const Rule kEventsRule = events_rule();
 
 }  // namespace
 
+namespace {
+// "<rule>|<part>[|<part>]", allocated once.
+std::string key_of(const Rule& r, std::string_view a, std::string_view b = {}) {
+  std::string key;
+  key.reserve(r.name.size() + a.size() + b.size() + 2);
+  key.append(r.name).append(1, '|').append(a);
+  if (!b.empty()) key.append(1, '|').append(b);
+  return key;
+}
+}  // namespace
+
 std::vector<Check> checks_for(const RuleSet& rules, const RequestInfo& req) {
   std::vector<Check> checks;
   checks.reserve(4);
-  if (const Rule* r = rules.per_ip(req.category)) {
-    checks.push_back({r, r->name + "|" + req.client_ip});
-  }
+  if (const Rule* r = rules.per_ip(req.category)) checks.push_back({r, key_of(*r, req.client_ip)});
   if (!req.user_id.empty()) {
-    if (const Rule* r = rules.per_user(req.role)) {
-      checks.push_back({r, r->name + "|" + req.user_id});
-    }
+    if (const Rule* r = rules.per_user(req.role)) checks.push_back({r, key_of(*r, req.user_id)});
   }
   if (const Rule* r = rules.per_endpoint(req.category)) {
     // Keyed by who first, so that an admin clear of one user or IP finds all its endpoints.
     const std::string& who = req.user_id.empty() ? req.client_ip : req.user_id;
-    checks.push_back({r, r->name + "|" + who + "|" + req.route});
+    checks.push_back({r, key_of(*r, who, req.route)});
   }
   if (const Rule* r = rules.global()) checks.push_back({r, r->name});
   return checks;

@@ -45,9 +45,20 @@ TEST(Base64url, RoundTripsAndRejectsOtherAlphabets) {
     ASSERT_TRUE(base64url_decode(base64url_encode(s), out));
     EXPECT_EQ(out, s);
   }
+  // Every length, so that each padding case of the decoder is taken.
+  std::string bytes;
+  for (int n = 0; n < 70; ++n) {
+    ASSERT_TRUE(base64url_decode(base64url_encode(bytes), out)) << n;
+    EXPECT_EQ(out, bytes) << n;
+    bytes += static_cast<char>(n * 37 + 250);
+  }
   EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
   EXPECT_FALSE(base64url_decode("+/8", out));
   EXPECT_FALSE(base64url_decode("Zm9v=", out));
+  EXPECT_FALSE(base64url_decode(" Zm9v", out));
+  EXPECT_FALSE(base64url_decode("Zm9v\n", out));
+  EXPECT_FALSE(base64url_decode("Zm9vY", out));  // a lone sixth of a byte
+  EXPECT_FALSE(base64url_decode(std::string_view("Zm\0v", 4), out));
 }
 
 class Jwt : public ::testing::Test {
@@ -121,6 +132,11 @@ TEST_F(Jwt, RejectsTampering) {
   EXPECT_FALSE(codec.verify("").ok());
   EXPECT_FALSE(codec.verify("a.b.c.d").ok());
   EXPECT_FALSE(codec.verify(std::string(5000, 'a')).ok());
+  // The same header with its members in another order is not ours.
+  const auto reordered = base64url_encode(R"({"typ":"JWT","alg":"HS256"})") + t.substr(dot1);
+  r = codec.verify(reordered);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().internal_detail, "unexpected header");
 }
 
 // Signs any payload with the codec's key, computed independently with libsodium's HMAC.
