@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by the bench scripts (sourced, from the repository's root). A script that
 # sources this sets `work` (its scratch directory) and `pids=()` (what its cleanup kills) first.
 
@@ -45,6 +46,16 @@ cpu_ticks() {
   echo "$sum"
 }
 
+# rss_tree_kib PID...: resident memory (VmRSS) of the processes and their descendants, summed.
+rss_tree_kib() {
+  local sum=0 p r
+  for p in $(descendants "$@"); do
+    r=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null) || continue
+    sum=$((sum + ${r:-0}))
+  done
+  echo "$sum"
+}
+
 # start_nginx_ping: nginx answering every path with /health/ping's body (bench/nginx.conf.in),
 # in $work/nginx; sets nginx_port and nginx_pid (the master; its workers are its children).
 start_nginx_ping() {
@@ -56,18 +67,28 @@ start_nginx_ping() {
   pids+=("$nginx_pid")
 }
 
-# run_wrk NAME CONNECTIONS "PID..." URL [wrk args...]: one wrk run (WRK_THREADS threads,
-# DURATION); appends "NAME RESULT rps=.. p50=.. p99=.. p999=.. errors=.. non2xx=.. requests=..
-# cpu_ticks=.." to $work/results, cpu_ticks being what the given server processes (and their
-# children) spent during the run. WRK_SCRIPT picks another report script (bench/login.lua).
+# run_wrk NAME CONNECTIONS "PID..." URL [wrk args...]: one wrk run (WRK_THREADS threads, at
+# most one per connection; DURATION); appends "NAME RESULT rps=.. p50=.. p99=.. p999=.. errors=..
+# non2xx=.. requests=.. cpu_ticks=.. rss_kib=.." to $work/results: cpu_ticks is what the given
+# server processes (and their children) spent during the run, rss_kib their resident memory
+# halfway through it, connections open. WRK_SCRIPT picks another report script (bench/login.lua).
 run_wrk() {
-  local name=$1 conns=$2 servers=$3 url=$4 out before after
+  local name=$1 conns=$2 servers=$3 url=$4 before after wpid rss=0 threads=$WRK_THREADS
   shift 4
+  if ((threads > conns)); then threads=$conns; fi
   # shellcheck disable=SC2086
   before=$(cpu_ticks $servers)
-  out=$(wrk -t"$WRK_THREADS" -c"$conns" -d"$DURATION" -s "${WRK_SCRIPT:-bench/wrk_report.lua}" \
-    "$@" "$url" | grep '^RESULT')
+  wrk -t"$threads" -c"$conns" -d"$DURATION" -s "${WRK_SCRIPT:-bench/wrk_report.lua}" "$@" "$url" \
+    > "$work/wrk.out" &
+  wpid=$!
+  if [[ $DURATION =~ ^([0-9]+)s?$ ]]; then
+    sleep "$((BASH_REMATCH[1] / 2)).$((BASH_REMATCH[1] % 2 * 5))"
+    # shellcheck disable=SC2086
+    rss=$(rss_tree_kib $servers)
+  fi
+  wait "$wpid"
   # shellcheck disable=SC2086
   after=$(cpu_ticks $servers)
-  echo "$name $out cpu_ticks=$((after - before))" >> "$work/results"
+  echo "$name $(grep '^RESULT' "$work/wrk.out") cpu_ticks=$((after - before)) rss_kib=$rss" \
+    >> "$work/results"
 }

@@ -699,6 +699,10 @@ def render(r: dict) -> str:
                  f"event-loop lag p99 {d['loop_lag_p99_ms']:.1f} ms, max "
                  f"{d['loop_lag_max_ms']:.1f} ms; sheet steps with no open sheet: "
                  f"{d['starved_sheet_steps']}")
+    if max(d["cpu_share_of_a_core"]) > 0.8 or d["loop_lag_p99_ms"] > 50:
+        lines.append("  warning: a driver process was busy or late (above 80 % of a core, or timers "
+                     "over 50 ms late at p99): latencies include its own waiting; try more "
+                     "--procs, or look at what else ran on the machine")
     for smp in r["unexpected_samples"]:
         lines.append(f"  unexpected: {smp}")
     lines.append("")
