@@ -699,10 +699,13 @@ def render(r: dict) -> str:
                  f"event-loop lag p99 {d['loop_lag_p99_ms']:.1f} ms, max "
                  f"{d['loop_lag_max_ms']:.1f} ms; sheet steps with no open sheet: "
                  f"{d['starved_sheet_steps']}")
-    if max(d["cpu_share_of_a_core"]) > 0.8 or d["loop_lag_p99_ms"] > 50:
-        lines.append("  warning: a driver process was busy or late (above 80 % of a core, or timers "
-                     "over 50 ms late at p99): latencies include its own waiting; try more "
-                     "--procs, or look at what else ran on the machine")
+    if max(d["cpu_share_of_a_core"]) > 0.8:
+        lines.append("  warning: a driver process used over 80 % of a core: it may have been the "
+                     "bottleneck; run more of them (--procs, SOAK_PROCS)")
+    elif d["loop_lag_p99_ms"] > 50:
+        lines.append("  warning: the driver's timers fired over 50 ms late (p99) though it was "
+                     "mostly idle: the machine was short of CPU, and latencies include waiting "
+                     "for it (what else ran? see the load average)")
     for smp in r["unexpected_samples"]:
         lines.append(f"  unexpected: {smp}")
     lines.append("")
