@@ -54,12 +54,14 @@ evald_pid=$!
 pids+=("$evald_pid")
 wait_for "http://127.0.0.1:$port/health/ping"
 
+load_before=$(cut -d" " -f1-3 /proc/loadavg)
 ulimit -n "$(ulimit -Hn)"
 status=0
 "$BENCH_PYTHON" bench/soak.py run --url "http://127.0.0.1:$port" --pid "$evald_pid" \
   --seed-output "$work/seeded" --out "$SOAK_OUT" --seconds "$SOAK_SECONDS" \
   --connections "$SOAK_CONNECTIONS" --secretaries "$SOAK_SECRETARIES" --procs "$SOAK_PROCS" \
   --login-rate "$SOAK_LOGIN_RATE" ${SOAK_ARGS:-} || status=$?
+echo "load average ($(nproc) cores): before $load_before, after $(cut -d" " -f1-3 /proc/loadavg)"
 kill -0 "$evald_pid" 2>/dev/null || { echo "soak: evald is gone" >&2; status=1; }
 echo "soak: report, samples.csv and intervals.csv in $SOAK_OUT"
 exit "$status"

@@ -84,6 +84,7 @@ for port in "$evald_port" "$uvicorn_port"; do
   wrk -t2 -c50 -d2s -H "$auth" "http://127.0.0.1:$port/auth/me" > "$warm"
 done
 
+load_before=$(cut -d" " -f1-3 /proc/loadavg)
 idle="evald=$(rss_tree_kib "$evald_pid") nginx=$(rss_tree_kib "$nginx_pid") fastapi=$(rss_tree_kib "$uvicorn_pid")"
 : > "$work/results"
 for round in $(seq "$ROUNDS"); do
@@ -101,5 +102,6 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
+echo "load average ($(nproc) cores): before $load_before, after $(cut -d" " -f1-3 /proc/loadavg)"
 "$BENCH_PYTHON" bench/sweep_report.py "$work/results" "$SWEEP_OUT" "$DURATION" "$ROUNDS" \
   "$UVICORN_WORKERS" "$idle"

@@ -3,7 +3,8 @@ mix at 40 connections for SOAK_SECONDS (default 45): evaluators reading, saving 
 submitting, secretaries reopening and reading results, paced sign-ins. No 5xx and no answer
 other than each request expects; resident memory, open descriptors and latency flat after the
 warm-up, within bounds loose enough for a busy 2-core machine (the ten-minute `make soak`
-holds the tight ones)."""
+holds the tight ones). Under AddressSanitizer (EVALD_BIN of a sanitizer build) resident memory
+is not judged: freed memory sits in its quarantine, up to 256 MiB, by design."""
 
 from __future__ import annotations
 
@@ -36,10 +37,12 @@ def test_a_short_soak_keeps_memory_descriptors_and_latency_flat(evald, tmp_path)
                      "RATE_LIMIT_ENABLED": "true",
                      "RATE_LIMIT_RULES": str(tmp_path / "rules.yaml")})
     seconds = float(os.environ.get("SOAK_SECONDS", "45"))
+    with open(f"/proc/{srv.pid}/maps") as f:
+        sanitized = any(lib in f.read() for lib in ("libasan", "libtsan"))
     opt = soak.Options(seconds=seconds, warmup=seconds / 3, interval=seconds / 9 * 2,
                        sample=1, connections=40, secretaries=4, procs=1, login_rate=1,
-                       limits=soak.Limits(rss_growth=0.15, fd_slack=4, p50_factor=3,
-                                          p99_factor=4))
+                       limits=soak.Limits(rss_growth=float("inf") if sanitized else 0.15,
+                                          fd_slack=4, p50_factor=3, p99_factor=4))
     report = soak.run(srv.url(""), srv.pid, seed, opt, tmp_path / "soak")
     assert report["failures"] == [], report["text"]
     kinds = report["per_kind"]
