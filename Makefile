@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 PYTHON    := /usr/bin/python3
 SOURCES    = $(shell find src tests bench -name '*.cpp' -o -name '*.hpp')
 
-.PHONY: all deps configure web build run test unit functional format format-check bench clean
+.PHONY: all deps configure web build run test unit functional format format-check bench soak sweep clean
 
 all: build
 
@@ -42,6 +42,14 @@ format-check:
 
 bench: build
 	@bench/run.sh
+
+# Ten minutes of a realistic mix against one evald on SQLite (SOAK_SECONDS to change).
+soak: build
+	@bench/soak.sh
+
+# Throughput and latency against connections, evald against nginx and FastAPI with uvicorn.
+sweep: build
+	@bench/sweep.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -29,23 +29,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {
-  for _ in $(seq 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
-  echo "bench: $1 did not come up" >&2
-  tail -n 5 "$work"/evald-*/evald.log "$work/nginx/error.log" >&2 2>/dev/null || true
-  exit 1
-}
-run_wrk() {  # name connections url [wrk args...]
-  local name=$1 conns=$2 url=$3 out
-  shift 3
-  out=$(wrk -t"$WRK_THREADS" -c"$conns" -d"$DURATION" -s bench/wrk_report.lua "$@" "$url" | grep '^RESULT')
-  echo "$name $out" >> "$work/results"
-}
-field() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+source bench/lib.sh
+on_wait_failure() { tail -n 5 "$work"/evald-*/evald.log "$work/nginx/error.log" >&2 2>/dev/null || true; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 pg_url=$(scripts/test-postgres.sh start "$pg_dir" | tail -1)
+pg_pid=$(head -1 "$pg_dir/data/postmaster.pid")  # its backends are its children
 secret=bench-secret-bench-secret-bench-secret
 out=$(ENVIRONMENT=test JWT_SECRET=$secret "$EVALD" seed-demo --database-url "$pg_url" \
   --companies "$COMPANIES" --evaluators "$EVALUATORS" --sheets-per-company "$PER_COMPANY" 2>&1) ||
@@ -57,6 +46,7 @@ password=$(sed -n 's/^password (every demo account): //p' <<< "$out")
 # The instances: the same settings as bench/domain.sh's, one database. The schema exists (seeded),
 # so they may start together.
 ports=()
+evald_pids=()
 for i in $(seq "$INSTANCES"); do
   port=$(free_port)
   ports+=("$port")
@@ -65,6 +55,7 @@ for i in $(seq "$INSTANCES"); do
     PORT=$port LOG_LEVEL=warn DATABASE_URL="$pg_url" RATE_LIMIT_ENABLED=false \
     "$EVALD" serve > "$work/evald-$i/evald.log" 2>&1) &
   pids+=($!)
+  evald_pids+=($!)
 done
 
 # nginx: one port in front of the first instance alone, one in front of all of them.
@@ -107,7 +98,8 @@ $servers    keepalive 64;
 }
 NGINX
 /usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log" &
-pids+=($!)
+nginx_pid=$!
+pids+=("$nginx_pid")
 
 for p in "${ports[@]}"; do wait_for "http://127.0.0.1:$p/health/ping"; done
 wait_for "http://127.0.0.1:$one_port/health/ping"
@@ -126,37 +118,42 @@ n=$(curl -fs "http://127.0.0.1:$all_port/auth/me" -H "$auth" | field '["login_id
 
 : > "$work/results"
 results_path="/api/projects/$project/results"
+# CPU per request: the instances' (all of them: the idle ones' background work counts too),
+# nginx's and PostgreSQL's together.
+servers="${evald_pids[*]} $nginx_pid $pg_pid"
 for round in $(seq "$ROUNDS"); do
-  run_wrk me-direct "$ME_CONNECTIONS" "http://127.0.0.1:${ports[0]}/auth/me" -H "$auth"
-  run_wrk me-nginx1 "$ME_CONNECTIONS" "http://127.0.0.1:$one_port/auth/me" -H "$auth"
-  run_wrk me-nginxN "$ME_CONNECTIONS" "http://127.0.0.1:$all_port/auth/me" -H "$auth"
-  run_wrk results-direct "$RESULTS_CONNECTIONS" "http://127.0.0.1:${ports[0]}$results_path" -H "$auth"
-  run_wrk results-nginx1 "$RESULTS_CONNECTIONS" "http://127.0.0.1:$one_port$results_path" -H "$auth"
-  run_wrk results-nginxN "$RESULTS_CONNECTIONS" "http://127.0.0.1:$all_port$results_path" -H "$auth"
+  run_wrk me-direct "$ME_CONNECTIONS" "$servers" "http://127.0.0.1:${ports[0]}/auth/me" -H "$auth"
+  run_wrk me-nginx1 "$ME_CONNECTIONS" "$servers" "http://127.0.0.1:$one_port/auth/me" -H "$auth"
+  run_wrk me-nginxN "$ME_CONNECTIONS" "$servers" "http://127.0.0.1:$all_port/auth/me" -H "$auth"
+  run_wrk results-direct "$RESULTS_CONNECTIONS" "$servers" \
+    "http://127.0.0.1:${ports[0]}$results_path" -H "$auth"
+  run_wrk results-nginx1 "$RESULTS_CONNECTIONS" "$servers" \
+    "http://127.0.0.1:$one_port$results_path" -H "$auth"
+  run_wrk results-nginxN "$RESULTS_CONNECTIONS" "$servers" \
+    "http://127.0.0.1:$all_port$results_path" -H "$auth"
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 /usr/bin/python3 - "$work/results" "$ROUNDS" "$DURATION" "$ME_CONNECTIONS" "$RESULTS_CONNECTIONS" \
   "$INSTANCES" "$(nproc)" "$load_before" "$load_after" <<'PY'
-import re, statistics, sys
+import sys
+sys.path.insert(0, "bench")
+from benchlib import Results
 path, rounds, duration, me_c, res_c, n, cores, load_before, load_after = sys.argv[1:]
-rows = {}
-for line in open(path):
-    name, rest = line.split(" ", 1)
-    vals = dict(kv.split("=") for kv in re.findall(r"\w+=[\d.]+", rest))
-    rows.setdefault(name, []).append({k: float(v) for k, v in vals.items()})
-med = lambda name, k: statistics.median(r[k] for r in rows[name])
+r = Results(path)
 print(f"cluster: {n} instances on one PostgreSQL, {cores} cores, load average before "
       f"{load_before}, after {load_after}; wrk -d{duration}, {rounds} alternating rounds (medians);\n"
-      f"results: GET /api/projects/{{id}}/results of a seeded project (1,000 companies)")
-print(f"{'scenario':<46} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs direct':>10}")
+      f"results: GET /api/projects/{{id}}/results of a seeded project (1,000 companies);\n"
+      f"CPU: user + system time per request of every instance, nginx and PostgreSQL together")
+print(f"{'scenario':<46} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'CPU us':>7} "
+      f"{'errors':>7} {'vs direct':>10}")
 for what, conns, label in (("me", me_c, "/auth/me"), ("results", res_c, "results")):
-    base = med(f"{what}-direct", "rps")
+    base = r.med(f"{what}-direct", "rps")
     for kind, desc in (("direct", "1 instance, direct"), ("nginx1", "1 instance behind nginx"),
                        ("nginxN", f"{n} instances behind nginx")):
         name = f"{what}-{kind}"
-        rps = med(name, "rps")
-        errors = int(sum(r["errors"] + r["non2xx"] for r in rows[name]))
-        print(f"{f'{label} -c{conns}: {desc}':<46} {rps:>9.0f} {med(name,'p50')/1000:>8.2f} "
-              f"{med(name,'p99')/1000:>8.2f} {errors:>7} {rps/base:>9.2f}x")
+        rps = r.med(name, "rps")
+        print(f"{f'{label} -c{conns}: {desc}':<46} {rps:>9.0f} {r.ms(name, 'p50'):>8} "
+              f"{r.ms(name, 'p99'):>8} {r.ms(name, 'p999'):>9} {r.cpu(name):>7} "
+              f"{r.errors(name):>7} {rps/base:>9.2f}x")
 PY

@@ -10,7 +10,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-50}
 WRK_THREADS=${WRK_THREADS:-2}
-EVALD=${EVALD:-build/evald}
+EVALD=$(realpath "${EVALD:-build/evald}")
 COMPANIES=${COMPANIES:-1000}
 EVALUATORS=${EVALUATORS:-200}
 PER_COMPANY=${PER_COMPANY:-10}
@@ -25,28 +25,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {
-  for _ in $(seq 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
-  echo "bench: $1 did not come up" >&2; exit 1
-}
-run_wrk() {  # name url [wrk args...]
-  local name=$1 url=$2 out
-  shift 2
-  out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/wrk_report.lua "$@" "$url" | grep '^RESULT')
-  echo "$name $out" >> "$work/results"
-}
-field() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+source bench/lib.sh
 
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-sed -e "s|@DIR@|$work/nginx|g" -e "s|@PORT@|$nginx_port|g" bench/nginx.conf.in > "$work/nginx/nginx.conf"
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
+start_nginx_ping
 pg_url=$(scripts/test-postgres.sh start "$pg_dir" | tail -1)
+pg_pid=$(head -1 "$pg_dir/data/postmaster.pid")  # its backends are its children
 
 secret=bench-secret-bench-secret-bench-secret
-declare -A port project evaluator secretary password
+declare -A port project evaluator secretary password server_pids
 for engine in sqlite postgresql; do
   if [[ $engine == sqlite ]]; then url="sqlite://$work/domain.db"; else url=$pg_url; fi
   start=$(date +%s.%N)
@@ -63,8 +49,10 @@ for engine in sqlite postgresql; do
   mkdir -p "$work/$engine"
   (cd "$work/$engine" && exec env ENVIRONMENT=production JWT_SECRET=$secret HOST=127.0.0.1 \
     PORT=${port[$engine]} LOG_LEVEL=warn DATABASE_URL="$url" RATE_LIMIT_ENABLED=false \
-    "$OLDPWD/$EVALD" serve > "$work/$engine/evald.log" 2>&1) &
+    "$EVALD" serve > "$work/$engine/evald.log" 2>&1) &
   pids+=($!)
+  server_pids[$engine]=$!
+  if [[ $engine == postgresql ]]; then server_pids[$engine]+=" $pg_pid"; fi
 done
 wait_for "http://127.0.0.1:$nginx_port/health/ping"
 login() {  # port login password
@@ -88,12 +76,13 @@ done
 
 : > "$work/results"
 for round in $(seq "$ROUNDS"); do
-  run_wrk nginx "http://127.0.0.1:$nginx_port/health/ping"
+  run_wrk nginx "$CONNECTIONS" "$nginx_pid" "http://127.0.0.1:$nginx_port/health/ping"
   for engine in sqlite postgresql; do
     p=${port[$engine]}
-    run_wrk "$engine-assignments" "http://127.0.0.1:$p/api/assignments?limit=50" \
-      -H "Authorization: Bearer ${eval_token[$engine]}"
-    run_wrk "$engine-results" "http://127.0.0.1:$p/api/projects/${project[$engine]}/results" \
+    run_wrk "$engine-assignments" "$CONNECTIONS" "${server_pids[$engine]}" \
+      "http://127.0.0.1:$p/api/assignments?limit=50" -H "Authorization: Bearer ${eval_token[$engine]}"
+    run_wrk "$engine-results" "$CONNECTIONS" "${server_pids[$engine]}" \
+      "http://127.0.0.1:$p/api/projects/${project[$engine]}/results" \
       -H "Authorization: Bearer ${sec_token[$engine]}"
   done
 done
@@ -101,24 +90,23 @@ done
 cat "$work/seeded"
 /usr/bin/python3 - "$work/results" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$COMPANIES" "$EVALUATORS" \
   "$((COMPANIES * PER_COMPANY))" <<'PY'
-import re, statistics, sys
+import sys
+sys.path.insert(0, "bench")
+from benchlib import Results
 path, rounds, duration, conns, companies, evaluators, sheets = sys.argv[1:]
-rows = {}
-for line in open(path):
-    name, rest = line.split(" ", 1)
-    vals = dict(kv.split("=") for kv in re.findall(r"\w+=[\d.]+", rest))
-    rows.setdefault(name, []).append({k: float(v) for k, v in vals.items()})
-med = lambda n, k: statistics.median(r[k] for r in rows[n])
+r = Results(path)
 print(f"domain: {companies} companies, {evaluators} evaluators, {sheets} sheets; wrk -c{conns} "
-      f"-d{duration}, {rounds} alternating rounds (medians)")
-print(f"{'scenario':<46} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs nginx':>9}")
-base = med("nginx", "rps")
+      f"-d{duration}, {rounds} alternating rounds (medians);\nCPU: user + system time per request "
+      f"of nginx's workers, evald, and on PostgreSQL evald's and the PostgreSQL server's together")
+print(f"{'scenario':<46} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'CPU us':>7} "
+      f"{'errors':>7} {'vs nginx':>9}")
+base = r.med("nginx", "rps")
 labels = {"nginx": "nginx GET /health/ping"}
 for e in ("sqlite", "postgresql"):
     labels[f"{e}-assignments"] = f"{e}: GET /api/assignments (evaluator, 50)"
     labels[f"{e}-results"] = f"{e}: GET /api/projects/{{id}}/results"
 for name, label in labels.items():
-    rps = med(name, "rps")
-    print(f"{label:<46} {rps:>9.0f} {med(name,'p50')/1000:>8.2f} {med(name,'p99')/1000:>8.2f} "
-          f"{int(sum(r['errors']+r['non2xx'] for r in rows[name])):>7} {rps/base:>8.2f}x")
+    rps = r.med(name, "rps")
+    print(f"{label:<46} {rps:>9.0f} {r.ms(name, 'p50'):>8} {r.ms(name, 'p99'):>8} "
+          f"{r.ms(name, 'p999'):>9} {r.cpu(name):>7} {r.errors(name):>7} {rps/base:>8.2f}x")
 PY

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: evald against nginx on loopback, same body, same wrk settings, alternating rounds.
-# Prints a table of req/s, p50, p99 and the ratio to nginx, and the memory figures.
+# Prints a table of req/s, p50, p99, p99.9, the server's CPU time per request and the ratio to
+# nginx, and the memory figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-100}
 WRK_THREADS=${WRK_THREADS:-2}
-EVALD=${EVALD:-build/evald}
+EVALD=$(realpath "${EVALD:-build/evald}")
 work=$(mktemp -d /tmp/evald-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -17,19 +18,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+source bench/lib.sh
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {
-  for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
-  echo "bench: $1 did not come up" >&2; exit 1
-}
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-sed -e "s|@DIR@|$work/nginx|g" -e "s|@PORT@|$nginx_port|g" bench/nginx.conf.in > "$work/nginx/nginx.conf"
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
+start_nginx_ping
 
 # Rules that never refuse, so that the limited scenarios measure the decision, not refusals.
 cat > "$work/rules.yaml" <<'YAML'
@@ -41,7 +32,8 @@ YAML
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
   --logfile "$work/redis.log" &
-pids+=($!)
+redis_pid=$!
+pids+=("$redis_pid")
 
 start_evald() {  # name extra-env... -> sets port_<name>, pid_<name>
   local name=$1 port
@@ -51,7 +43,7 @@ start_evald() {  # name extra-env... -> sets port_<name>, pid_<name>
   (cd "$work/$name" && exec env ENVIRONMENT=production JWT_SECRET=bench-secret-bench-secret-bench-secret \
     HOST=127.0.0.1 PORT=$port LOG_LEVEL=info DATABASE_URL=sqlite://$work/$name/bench.db \
     ADMIN_LOGIN_ID=bench-admin ADMIN_PASSWORD='Bench-Admin-Pass-2026!' ADMIN_EMAIL=bench@example.org \
-    "$@" "$OLDPWD/$EVALD" serve > "$work/$name/evald.log" 2>&1) &
+    "$@" "$EVALD" serve > "$work/$name/evald.log" 2>&1) &
   pids+=($!)
   printf -v "port_$name" %s "$port"
   printf -v "pid_$name" %s "$!"
@@ -68,17 +60,10 @@ for p in "$port_off" "$port_local" "$port_redis"; do wait_for "http://127.0.0.1:
 sleep 1
 idle_rss=$(rss_kib "$evald_pid")
 
-run_wrk() {  # name url [wrk args...] -> appends "name rps p50 p99 p999 errors" to results
-  local name=$1 url=$2 out
-  shift 2
-  out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/wrk_report.lua "$@" "$url" | grep '^RESULT')
-  echo "$name $out" >> "$work/results"
-}
-
 login() {
   curl -fs -X POST "http://127.0.0.1:$1/auth/login" -H 'Content-Type: application/json' \
     -d '{"login_id":"bench-admin","password":"Bench-Admin-Pass-2026!"}' |
-    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+    field '["access_token"]'
 }
 token=$(login "$port_off")
 token_local=$(login "$port_local")
@@ -88,46 +73,49 @@ curl -fs "http://127.0.0.1:$port_redis/health/ready" | grep -q '"store":"redis"'
 
 : > "$work/results"
 for round in $(seq "$ROUNDS"); do
-  run_wrk nginx "http://127.0.0.1:$nginx_port/health/ping"
-  run_wrk evald "http://127.0.0.1:$evald_port/health/ping"
-  run_wrk evald-me "http://127.0.0.1:$evald_port/auth/me" -H "Authorization: Bearer $token"
-  run_wrk evald-me-local "http://127.0.0.1:$port_local/auth/me" -H "Authorization: Bearer $token_local"
-  run_wrk evald-me-redis "http://127.0.0.1:$port_redis/auth/me" -H "Authorization: Bearer $token_redis"
+  run_wrk nginx "$CONNECTIONS" "$nginx_pid" "http://127.0.0.1:$nginx_port/health/ping"
+  run_wrk evald "$CONNECTIONS" "$evald_pid" "http://127.0.0.1:$evald_port/health/ping"
+  run_wrk evald-me "$CONNECTIONS" "$evald_pid" "http://127.0.0.1:$evald_port/auth/me" \
+    -H "Authorization: Bearer $token"
+  run_wrk evald-me-local "$CONNECTIONS" "$pid_local" "http://127.0.0.1:$port_local/auth/me" \
+    -H "Authorization: Bearer $token_local"
+  # CPU per request here is evald's and redis-server's together.
+  run_wrk evald-me-redis "$CONNECTIONS" "$pid_redis $redis_pid" \
+    "http://127.0.0.1:$port_redis/auth/me" -H "Authorization: Bearer $token_redis"
 done
 curl -fs "http://127.0.0.1:$port_redis/health/ready" | grep -q '"store":"redis"' ||
   echo "bench: warning: the Redis instance fell back to in-process during the run" >&2
 # Logins are argon2id-bound (about 20 ms of one core each): few connections, one round.
-out=$(wrk -t2 -c8 -d"$DURATION" -s bench/login.lua "http://127.0.0.1:$evald_port/auth/login" | grep '^RESULT')
-echo "evald-login $out" >> "$work/results"
+WRK_SCRIPT=bench/login.lua WRK_THREADS=2 run_wrk evald-login 8 "$evald_pid" \
+  "http://127.0.0.1:$evald_port/auth/login"
 
 held=$(/usr/bin/python3 bench/hold_connections.py "$evald_port" "$evald_pid" 1000 /health/ping)
 for p in "$pid_off" "$pid_local" "$pid_redis"; do kill "$p" 2>/dev/null || true; done
 
 /usr/bin/python3 - "$work/results" "$idle_rss" "$held" "$ROUNDS" "$DURATION" "$CONNECTIONS" <<'PY'
-import re, statistics, sys
+import sys
+sys.path.insert(0, "bench")
+from benchlib import Results
 path, idle, held, rounds, duration, conns = sys.argv[1:]
-rows = {}
-for line in open(path):
-    name, rest = line.split(" ", 1)
-    vals = dict(kv.split("=") for kv in re.findall(r"\w+=[\d.]+", rest))
-    rows.setdefault(name, []).append({k: float(v) for k, v in vals.items()})
-def med(name, key):
-    return statistics.median(r[key] for r in rows[name])
-print(f"wrk -c{conns} -d{duration}, {rounds} alternating rounds (medians); logins: -c8, one round")
-print(f"{'scenario':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7} {'vs nginx':>9}")
-base = med("nginx", "rps")
+r = Results(path)
+print(f"wrk -c{conns} -d{duration}, {rounds} alternating rounds (medians); logins: -c8, one round;"
+      f"\nCPU: the server's user + system time per request (evald, nginx's workers; with Redis,"
+      f" evald's and redis-server's)")
+print(f"{'scenario':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'CPU us':>7} "
+      f"{'errors':>7} {'vs nginx':>9}")
+base = r.med("nginx", "rps")
 labels = {"nginx": "nginx GET /health/ping", "evald": "evald GET /health/ping",
           "evald-me": "evald GET /auth/me (JWT+session)",
           "evald-me-local": "  same, limits in-process",
           "evald-me-redis": "  same, limits in Redis",
           "evald-login": "evald POST /auth/login"}
 for name in ("nginx", "evald", "evald-me", "evald-me-local", "evald-me-redis", "evald-login"):
-    rps = med(name, "rps")
-    print(f"{labels[name]:<34} {rps:>9.0f} {med(name,'p50')/1000:>8.2f} {med(name,'p99')/1000:>8.2f} "
-          f"{med(name,'p999')/1000:>9.2f} {int(sum(r['errors']+r['non2xx'] for r in rows[name])):>7} {rps/base:>8.2f}x")
-me = med("evald-me", "rps")
-print(f"rate limiting on /auth/me: in-process {med('evald-me-local','rps')/me:.3f}x of off; "
-      f"Redis {med('evald-me-redis','rps')/med('evald-me-local','rps'):.3f}x of in-process")
+    rps = r.med(name, "rps")
+    print(f"{labels[name]:<34} {rps:>9.0f} {r.ms(name, 'p50'):>8} {r.ms(name, 'p99'):>8} "
+          f"{r.ms(name, 'p999'):>9} {r.cpu(name):>7} {r.errors(name):>7} {rps/base:>8.2f}x")
+me = r.med("evald-me", "rps")
+print(f"rate limiting on /auth/me: in-process {r.med('evald-me-local','rps')/me:.3f}x of off; "
+      f"Redis {r.med('evald-me-redis','rps')/r.med('evald-me-local','rps'):.3f}x of in-process")
 answered, rss = held.split()
 print(f"evald resident memory: idle {int(idle)/1024:.1f} MiB; with {answered} open keep-alive "
       f"connections {int(rss)/1024:.1f} MiB")

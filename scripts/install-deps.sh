@@ -18,6 +18,11 @@ packages=(
   # browser tests (tests/functional/test_browser.py): headless Chromium, and Hangul glyphs for
   # the Korean examples in the screenshots (fonts-nanum, 10 MB; fonts-noto-cjk is 56 MB)
   chromium fonts-nanum
+  # the benchmarks beyond make test: FastAPI on uvicorn (with uvloop and httptools, as
+  # uvicorn[standard] has it) for bench/sweep.sh, matplotlib for its plot. python3-munkres is
+  # named so that python3-fonttools (matplotlib's) takes it rather than python3-scipy, whose
+  # python3-pythran would bring libboost1.74-dev, which conflicts with libboost1.81-dev.
+  python3-fastapi uvicorn python3-uvloop python3-httptools python3-munkres python3-matplotlib
 )
 
 missing=()
