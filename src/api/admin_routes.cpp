@@ -250,8 +250,10 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
     body["error_log"] = json::object{{"written", app.error_log->written()},
                                      {"dropped", app.error_log->dropped()},
                                      {"failed", app.error_log->failed()}};
-    body["connections"] = json::object{{"open", app.server_state->open_connections.load()},
-                                       {"refused", app.server_state->refused_connections.load()}};
+    body["connections"] =
+        json::object{{"open", app.server_state->open_connections.load()},
+                     {"refused", app.server_state->refused_connections.load()},
+                     {"displaced", app.server_state->displaced_connections.load()}};
     body["backups"] =
         app.backups ? json::value(backup_stats_json(app.backups->stats())) : json::value();
     co_return ok_json(body);

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "auth/jwt.hpp"
+#include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/query.hpp"
 
@@ -42,7 +43,10 @@ Page read_page(const http::Request& req, Where& where, std::vector<FieldError>& 
   }
   if (auto c = http::query_param(req.query, "cursor")) {
     std::string decoded;
-    const auto bar = auth::base64url_decode(*c, decoded) ? decoded.find('|') : std::string::npos;
+    // A cursor is ours (time|id, both text); anything else is refused before it reaches SQL.
+    const bool text = auth::base64url_decode(*c, decoded) && is_valid_utf8(decoded) &&
+                      decoded.find('\0') == std::string::npos;
+    const auto bar = text ? decoded.find('|') : std::string::npos;
     if (bar == std::string::npos) {
       problems.push_back({"cursor", "Invalid cursor", "value_error.cursor", std::nullopt});
     } else {

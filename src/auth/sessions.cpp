@@ -2,6 +2,7 @@
 
 #include "core/ids.hpp"
 #include "core/time_format.hpp"
+#include "log/log.hpp"
 
 namespace evald::auth {
 namespace {
@@ -90,7 +91,13 @@ Result<bool> SessionManager::validate(db::Database& db, const std::string& id,
       valid = *r == 1;
       return Ok{};
     });
-    if (!touched) return touched.error();
+    if (!touched) {
+      // The read above found the session valid; a write that cannot be made now (the disk
+      // full, say) must not turn every read into a failure. The expiry slides next time.
+      log::get("auth")->warn(
+          "{}",
+          log::Line("session activity not recorded").kv("error", touched.error().internal_detail));
+    }
   }
   remember(id, user_id, valid);
   return valid;

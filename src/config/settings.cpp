@@ -224,7 +224,9 @@ const std::vector<Def>& defs() {
     add("WRITE_TIMEOUT_MS", "30000", "time allowed to write a response",
         uint_field([](Settings& s) -> unsigned& { return s.server.write_timeout_ms; }, 10,
                    3'600'000));
-    add("MAX_CONNECTIONS", "10000", "open connections at most; further ones are closed at once",
+    add("MAX_CONNECTIONS", "10000",
+        "open connections at most; at the limit a new one takes the place of the "
+        "connection idle longest, or is closed at once when none is idle",
         uint_field([](Settings& s) -> unsigned& { return s.server.max_connections; }, 1,
                    1'000'000));
     add("DRAIN_TIMEOUT_MS", "25000", "on SIGTERM, how long in-flight requests may take to finish",

@@ -26,6 +26,29 @@ bool unavailable_state(std::string_view state) {
   return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state.rfind("53", 0) == 0;
 }
 
+// Text PostgreSQL cannot take as it is (a NUL, invalid UTF-8) came from the client: 400, not a
+// server fault.
+ApiError unstorable_text(std::string internal) {
+  return ApiError{ErrorCode::kValidationError,
+                  "Text must be valid UTF-8 without NUL characters",
+                  {},
+                  400,
+                  std::move(internal)};
+}
+
+// libpq reads a text parameter up to its first NUL: the rest would be dropped without a word
+// (a login id "admin<NUL>x" would be looked up as "admin"). Refused before it is sent.
+std::optional<ApiError> nul_in_params(const Params& params, std::string_view sql) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (const auto* s = std::get_if<std::string>(&params[i]);
+        s && s->find('\0') != std::string::npos) {
+      return unstorable_text("postgresql: parameter $" + std::to_string(i + 1) +
+                             " holds a NUL in: " + std::string(sql.substr(0, 200)));
+    }
+  }
+  return std::nullopt;
+}
+
 ApiError map_result_error(PGconn* conn, PGresult* res, std::string_view sql) {
   const char* state_c = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
   const std::string state = state_c ? state_c : "";
@@ -53,6 +76,8 @@ ApiError map_result_error(PGconn* conn, PGresult* res, std::string_view sql) {
     return unique_violation(fields, internal);
   }
   if (state == "23503") return foreign_key_violation(internal);
+  // 22021: invalid byte sequence for the encoding; 22P05: untranslatable character.
+  if (state == "22021" || state == "22P05") return unstorable_text(internal);
   if (PQstatus(conn) == CONNECTION_BAD || unavailable_state(state) || state == "57014") {
     return database_unavailable(internal);  // 57014: statement timeout
   }
@@ -188,6 +213,9 @@ class PgTx final : public Tx {
 
   Status pipeline_batch(const std::string& name, std::string_view sql,
                         const std::vector<Params>& rows, std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      if (auto bad = nul_in_params(rows[i], sql)) return *bad;
+    }
     if (PQenterPipelineMode(c_.conn) != 1) return database_failure("cannot enter pipeline mode");
     std::vector<std::string> text;
     std::vector<const char*> values;
@@ -232,6 +260,7 @@ class PgTx final : public Tx {
   }
 
   Result<Rows> run(std::string_view sql, const Params& params) {
+    if (auto bad = nul_in_params(params, sql)) return *bad;
     auto name = prepare(sql);
     if (!name) return std::move(name).error();
     std::vector<std::string> text;

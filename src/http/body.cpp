@@ -24,6 +24,36 @@ std::string_view media_type(const Request& req) {
 
 bool iequals_media(std::string_view a, std::string_view b) { return iequals(a, b); }
 
+bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// True when a string or a key anywhere in `v` holds a NUL (JSON allows "\u0000"): no field
+// of this API is binary, and PostgreSQL's text cannot hold one (libpq would cut the value at
+// it, so that "admin\u0000x" would be looked up as "admin"). The depth is bounded by the parser.
+bool contains_nul(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string:
+      return has_nul(v.get_string());
+    case json::kind::array:
+      for (const auto& e : v.get_array()) {
+        if (contains_nul(e)) return true;
+      }
+      return false;
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) {
+        if (has_nul(kv.key()) || contains_nul(kv.value())) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+ApiError nul_error() {
+  return ApiError::validation(
+      "Request body must not contain NUL characters",
+      {{"body", "Text must not contain NUL characters", "value_error.nul", {}}});
+}
+
 }  // namespace
 
 std::optional<std::size_t> utf8_length(std::string_view s) {
@@ -69,6 +99,7 @@ Result<json::object> parse_json_object(const Request& req) {
     return ApiError::validation("Request body must be a JSON object",
                                 {{"body", "Expected a JSON object", "type_error.object", {}}});
   }
+  if (contains_nul(v)) return nul_error();
   return std::move(v.as_object());
 }
 
@@ -81,7 +112,12 @@ Result<json::object> parse_form(const Request& req) {
   json::object o;
   boost::urls::encoding_opts form_opts;
   form_opts.space_as_plus = true;  // HTML forms send a space as '+'
-  for (const auto& p : *parsed) o[p.key.decode(form_opts)] = p.value.decode(form_opts);
+  for (const auto& p : *parsed) {
+    std::string key = p.key.decode(form_opts);
+    std::string value = p.value.decode(form_opts);
+    if (has_nul(key) || has_nul(value)) return nul_error();
+    o[key] = std::move(value);
+  }
   return o;
 }
 

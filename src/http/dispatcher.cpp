@@ -1,9 +1,22 @@
 #include "http/dispatcher.hpp"
 
+#include "http/query.hpp"
+
 namespace evald::http {
+namespace {
+
+boost::asio::awaitable<Response> reply_error(ApiError error) {
+  co_return Response::from_error(std::move(error));
+}
+
+}  // namespace
 
 boost::asio::awaitable<Response> RouteTerminal::handle(Request& req, RequestContext& ctx) {
-  if (ctx.route) return ctx.route->handler(req, ctx);
+  if (ctx.route) {
+    // No handler sees a query parameter that is not text (handlers bind them into SQL).
+    if (auto bad = check_query(req.query)) return reply_error(std::move(*bad));
+    return ctx.route->handler(req, ctx);
+  }
   return reply_unrouted(req, ctx);
 }
 

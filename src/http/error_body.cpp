@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/json.hpp"
 #include "core/time_format.hpp"
 
 namespace evald::http {
@@ -11,20 +12,22 @@ std::string support_reference(std::string_view request_id) {
          std::string(request_id.size() > 8 ? request_id.substr(request_id.size() - 8) : request_id);
 }
 
+// Messages and details may echo what the client sent (a path, a query value); the body must
+// stay valid UTF-8 JSON whatever that was.
 std::string render_error_body(const ApiError& error, std::string_view request_id, SystemTime now,
                               bool include_internal) {
   const auto& info = error_info(error.code);
   boost::json::object body;
   body["error"] = true;
   body["error_code"] = info.code;
-  body["message"] = error.message;
+  body["message"] = to_valid_utf8(error.message);
   boost::json::array details;
   for (const auto& d : error.details) {
     boost::json::object o;
-    o["field"] = d.field;
-    o["message"] = d.message;
+    o["field"] = to_valid_utf8(d.field);
+    o["message"] = to_valid_utf8(d.message);
     o["code"] = d.code;
-    if (d.value && !is_secret_field(d.field)) o["value"] = *d.value;
+    if (d.value && !is_secret_field(d.field)) o["value"] = to_valid_utf8(*d.value);
     details.push_back(std::move(o));
   }
   body["details"] = std::move(details);
@@ -34,7 +37,7 @@ std::string render_error_body(const ApiError& error, std::string_view request_id
   body["category"] = info.category;
   if (error.status() >= 500) body["support_reference"] = support_reference(request_id);
   if (include_internal && !error.internal_detail.empty()) {
-    body["internal_detail"] = error.internal_detail;
+    body["internal_detail"] = to_valid_utf8(error.internal_detail);
   }
   return boost::json::serialize(body);
 }

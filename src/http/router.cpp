@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include "core/json.hpp"
+
 #include <stdexcept>
 
 namespace evald::http {
@@ -67,7 +69,9 @@ bool percent_decode(std::string_view in, std::string& out) {
     out += c;
     i += 2;
   }
-  return true;
+  // Every id and login a parameter names is UTF-8 text: no stored record can match another
+  // byte sequence, and PostgreSQL refuses to compare with one.
+  return is_valid_utf8(out);
 }
 
 Router::Router(std::vector<RouteSpec> routes) : routes_(std::move(routes)), root_(new Node) {

@@ -36,7 +36,8 @@ class Router {
   std::unique_ptr<Node> root_;
 };
 
-/// Decodes %XX escapes; false when an escape is malformed or decodes to NUL.
+/// Decodes %XX escapes; false when an escape is malformed or decodes to NUL, or the result is
+/// not valid UTF-8.
 bool percent_decode(std::string_view in, std::string& out);
 
 }  // namespace evald::http

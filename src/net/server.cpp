@@ -62,7 +62,9 @@ beast::tcp_stream& tcp_of(TlsStream& s) { return beast::get_lowest_layer(s); }
 
 struct Connection {
   beast::tcp_stream* stream;
-  bool idle = true;
+  bool idle = true;  ///< waiting for a request with nothing of it received before the wait
+  bool displaced = false;
+  std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
   unsigned served = 0;  ///< requests answered on this connection
 };
 
@@ -185,13 +187,34 @@ class Service {
       }
       if (state_->open_connections.load(std::memory_order_relaxed) >=
           static_cast<long long>(s_.max_connections)) {
-        state_->refused_connections.fetch_add(1, std::memory_order_relaxed);
-        boost::system::error_code ignored;
-        socket.close(ignored);
-        continue;
+        if (!displace_longest_idle(tc)) {
+          state_->refused_connections.fetch_add(1, std::memory_order_relaxed);
+          boost::system::error_code ignored;
+          socket.close(ignored);
+          continue;
+        }
+        state_->displaced_connections.fetch_add(1, std::memory_order_relaxed);
       }
       start_session(tc, std::move(socket));
     }
+  }
+
+  // At the limit, a new client takes the place of the connection of this thread that has
+  // waited longest for a request (as nginx reuses its idle keep-alive connections): otherwise
+  // a crowd of connections that send nothing would keep every new client out until their head
+  // timeout. False when every connection of the thread is busy with a request.
+  bool displace_longest_idle(ThreadCtx& tc) {
+    Connection* oldest = nullptr;
+    for (Connection* c : tc.connections) {
+      if (c->idle && !c->displaced && (!oldest || c->idle_since < oldest->idle_since)) {
+        oldest = c;
+      }
+    }
+    if (!oldest) return false;
+    oldest->displaced = true;
+    boost::system::error_code ignored;
+    oldest->stream->socket().cancel(ignored);  // its read ends; the session closes
+    return true;
   }
 
   void start_session(ThreadCtx& tc, tcp::socket socket) {
@@ -326,6 +349,7 @@ class Service {
       // While draining, a kept-alive connection is closed between requests; a new connection
       // still gets its first request answered (with Connection: close).
       if (state_->draining() && conn.served > 0) break;
+      if (conn.displaced) break;
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(s_.max_header_bytes));
       // The body limit is applied after the head, so that an oversized Content-Length is
@@ -333,6 +357,7 @@ class Service {
       parser.body_limit((std::numeric_limits<std::uint64_t>::max)());
 
       conn.idle = buffer.size() == 0;
+      conn.idle_since = std::chrono::steady_clock::now();
       tcp_of(stream).expires_after(
           milliseconds(conn.served == 0 ? s_.header_timeout_ms : s_.idle_timeout_ms));
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,

@@ -31,6 +31,8 @@ class ServerState {
   std::atomic<long long> open_connections{0};
   std::atomic<long long> in_flight_requests{0};
   std::atomic<unsigned long long> refused_connections{0};
+  /// Idle connections closed at the limit to let a new client in.
+  std::atomic<unsigned long long> displaced_connections{0};
   /// Connections whose TLS handshake failed (plain HTTP to the HTTPS port, bad clients).
   std::atomic<unsigned long long> tls_handshake_failures{0};
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

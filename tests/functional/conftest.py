@@ -350,6 +350,26 @@ def _psql(url: str, sql: str) -> str:
 
 
 @pytest.fixture
+def own_postgres():
+    """A PostgreSQL cluster of the test's own, for tests that stop and start it
+    (scripts/test-postgres.sh stop|restart DIR): yields (DATABASE_URL, DIR). Directly under
+    /tmp: as root the server runs as the postgres user, who cannot enter pytest's temporary
+    directories. Killed and removed at teardown."""
+    import tempfile
+    pg_dir = Path(tempfile.mkdtemp(prefix="evald-pg-own-", dir="/tmp"))
+    started = subprocess.run([str(PG_SCRIPT), "start", str(pg_dir)], capture_output=True,
+                             text=True, timeout=120, stdin=subprocess.DEVNULL)
+    if started.returncode != 0:
+        subprocess.run([str(PG_SCRIPT), "kill", str(pg_dir)], capture_output=True, timeout=60)
+        pytest.fail(f"cannot start PostgreSQL: {started.stderr.strip()}", pytrace=False)
+    try:
+        yield started.stdout.strip().splitlines()[-1], pg_dir
+    finally:
+        subprocess.run([str(PG_SCRIPT), "kill", str(pg_dir)], capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
 def fresh_pg_url(postgres_url):
     """A new, empty PostgreSQL database of the session cluster, for one test."""
     name = f"evald_t{next(_counter)}_{os.getpid()}"

@@ -23,7 +23,6 @@ import json
 import math
 import re
 import subprocess
-import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -467,23 +466,6 @@ def test_history_grows_then_stays_bounded(evald, tmp_path):
 
 
 # --- 3. readiness with PostgreSQL down ---------------------------------------------------------
-
-@pytest.fixture
-def own_postgres():
-    """A PostgreSQL cluster of this test's own (it is stopped and started). Directly under /tmp:
-    as root the server runs as the postgres user, who cannot enter pytest's temporary dirs."""
-    pg_dir = Path(tempfile.mkdtemp(prefix="evald-pg-healthops-"))
-    started = subprocess.run([str(PG), "start", str(pg_dir)], capture_output=True, text=True,
-                             timeout=120, stdin=subprocess.DEVNULL)
-    if started.returncode != 0:
-        subprocess.run([str(PG), "kill", str(pg_dir)], capture_output=True, timeout=60)
-        pytest.fail(f"cannot start PostgreSQL: {started.stderr.strip()}", pytrace=False)
-    try:
-        yield started.stdout.strip().splitlines()[-1], pg_dir
-    finally:
-        subprocess.run([str(PG), "kill", str(pg_dir)], capture_output=True, timeout=60,
-                       stdin=subprocess.DEVNULL)
-
 
 def test_probes_follow_postgresql_down_and_up(evald, own_postgres):
     url, pg_dir = own_postgres

@@ -494,31 +494,53 @@ def _open_served_connection(port: int, deadline: float) -> Conn:
 
 
 def test_max_connections(evald):
+    """At the limit a new client takes the place of the connection idle longest; when every
+    connection is busy with a request, it is closed at once without an answer."""
     n = 3
-    srv = evald(env={"MAX_CONNECTIONS": str(n)})
+    srv = evald(env={"MAX_CONNECTIONS": str(n), "THREADS": "1"})
     deadline = time.monotonic() + 5
-    held = [_open_served_connection(srv.port, deadline) for _ in range(n)]
+    held = []
+    for _ in range(n):
+        held.append(_open_served_connection(srv.port, deadline))
+        time.sleep(0.05)  # their idle waits begin in this order
     try:
+        newcomer = _open_served_connection(srv.port, time.monotonic() + 5)
+        try:
+            closed, received = held[0].wait_closed(3)
+            assert closed, "the connection idle longest was kept at the limit"
+            assert received == b"", received
+            # The others, and the newcomer, are still served.
+            for c in held[1:] + [newcomer]:
+                assert c.request("GET", "/ping").status == 200
+        finally:
+            newcomer.close()
+    finally:
+        for c in held:
+            c.close()
+
+    # Every connection busy with a request: connection N+1 is closed at once.
+    busy = [Conn(srv.port, timeout=10) for _ in range(n)]
+    try:
+        for c in busy:
+            c.send(build_request("GET", "/_test/sleep?ms=1500"))
+        time.sleep(0.3)  # each request is in its handler by now
         extra = Conn(srv.port, timeout=3)  # the kernel completes the handshake
         try:
             try:
                 extra.send(build_request("GET", "/ping"))
             except (BrokenPipeError, ConnectionResetError):
                 pass
-            closed, received = extra.wait_closed(3)
+            closed, received = extra.wait_closed(1)
         finally:
             extra.close()
-        assert closed, "connection N+1 was kept open"
+        assert closed, "connection N+1 was kept open while every connection was busy"
         assert received == b"", f"connection N+1 got a response: {received[:200]!r}"
-        # The held connections are still served.
-        for c in held:
-            assert c.request("GET", "/ping").status == 200
+        for c in busy:
+            assert c.read_response().status == 200
     finally:
-        for c in held:
+        for c in busy:
             c.close()
     # Once they are closed, new connections work again.
-    again = _open_served_connection(srv.port, time.monotonic() + 5)
-    again.close()
     more = [_open_served_connection(srv.port, time.monotonic() + 5) for _ in range(n)]
     for c in more:
         c.close()

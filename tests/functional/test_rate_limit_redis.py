@@ -217,7 +217,7 @@ class Hammer:
 
     def __init__(self, servers, threads_per_server: int = 2, ip_base: str = "203.0.113."):
         self.phase = "before"
-        self.results: list[tuple[str, int, float]] = []  # (phase, status, seconds)
+        self.results: list[tuple[str, int, float, str]] = []  # (phase, status, seconds, ip)
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -242,7 +242,7 @@ class Hammer:
                     continue
                 with self._lock:
                     # One that began before the switch and ended after it counts as after.
-                    self.results.append((self.phase, status, secs))
+                    self.results.append((self.phase, status, secs, ip))
         finally:
             conn.close()
 
@@ -257,7 +257,7 @@ class Hammer:
             t.join(timeout=15)
 
     def of(self, phase):
-        return [(s, secs) for p, s, secs in self.results if p == phase]
+        return [(s, secs) for p, s, secs, _ in self.results if p == phase]
 
 
 def latency_report(samples) -> str:
@@ -430,6 +430,69 @@ def test_redis_restarted_instances_share_again(evald, redis_server, tmp_path):
     assert f"{KEY_PREFIX}per_ip:api|{ip}" in keys(redis_server)
     for srv in (a, b):
         assert stats(srv, tokens[srv.name])["store"] == "redis"
+
+
+# --- 4b. the fault drill: killed and restarted under load (issue 10) ---------------------------
+
+def test_redis_killed_and_restarted_under_load_never_errs_and_limits_hold(evald, redis_server,
+                                                                          tmp_path):
+    """Two instances under load, each client address sent to both, while Redis is killed and
+    then started again (empty): no answer is an error or slow, and the limit binds in every
+    phase. Before the kill and after the restart the instances share a bucket of n per
+    address; while Redis is down each instance has its own (2n in all). No address gets more
+    than that in any phase, and each is refused in each phase."""
+    n = 5
+    path = rules_file(tmp_path, [api_rule(n)])
+    a = start(evald, redis_server, path, REDIS_PROBE_INTERVAL_MS="200")
+    b = start(evald, redis_server, path, REDIS_PROBE_INTERVAL_MS="200")
+    tokens = {a.name: admin_token(a), b.name: admin_token(b)}
+    # Both hammers use the same addresses (203.0.113.101 and .102): each address goes to both.
+    hammers = [Hammer([a], ip_base="203.0.113."), Hammer([b], ip_base="203.0.113.")]
+
+    def phase(name):
+        for h in hammers:
+            h.phase = name
+
+    for h in hammers:
+        h.start()
+    try:
+        time.sleep(1.0)
+        phase("down")  # before the kill: what is in flight then was refused by Redis anyway
+        redis_server.stop()
+        for srv in (a, b):
+            wait_store(srv, tokens[srv.name], "fallback", timeout=5)
+        time.sleep(1.0)
+        phase("back")  # before the start: the local buckets, spent by now, decide until then
+        redis_server.start()
+        for srv in (a, b):
+            wait_store(srv, tokens[srv.name], "redis", timeout=5)
+        time.sleep(1.0)
+    finally:
+        for h in hammers:
+            h.stop()
+    errors = [e for h in hammers for e in h.errors]
+    assert not errors, errors[:5]
+    results = [r for h in hammers for r in h.results]
+    statuses = {s for _, s, _, _ in results}
+    assert statuses <= {401, 429}, f"unexpected statuses {statuses}"
+    normal = max(secs for p, _, secs, _ in results if p == "before")
+    slow = [secs for p, _, secs, _ in results if p != "before" and secs > normal + 0.100]
+    assert not slow, (f"{len(slow)} requests slower than the normal {normal * 1000:.1f} ms "
+                      f"+ 100 ms: {sorted(slow)[-5:]}")
+    bound = {"before": n, "down": 2 * n, "back": n}
+    ips = {ip for _, _, _, ip in results}
+    assert len(ips) == 2, ips
+    for p, most in bound.items():
+        for ip in sorted(ips):
+            got = [s for ph, s, _, i in results if ph == p and i == ip]
+            allowed = got.count(401)
+            assert allowed <= most, f"{ip} was allowed {allowed} times {p!r}, more than {most}"
+            assert got.count(429) >= 1, f"{ip} was never refused {p!r} ({len(got)} requests)"
+    for srv in (a, b):
+        s = stats(srv, tokens[srv.name])
+        assert_redis_mode(s)
+        assert s["redis"]["trips"] >= 1 and s["redis"]["recoveries"] >= 1, s["redis"]
+        assert s["decisions"]["in_process"] >= 1, s["decisions"]
 
 
 # --- 5. Redis hung --------------------------------------------------------------------------------

@@ -4,24 +4,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 PG = ROOT / "scripts" / "test-postgres.sh"
-
-
-@pytest.fixture
-def own_postgres():
-    """A PostgreSQL cluster of this test's own, since the test stops and starts it. Its
-    directory is directly under /tmp: the server runs as the postgres user, who cannot enter
-    pytest's private temporary directories."""
-    import tempfile
-    pg_dir = Path(tempfile.mkdtemp(prefix="evald-pg-ready-"))
-    url = subprocess.run([str(PG), "start", str(pg_dir)], check=True, capture_output=True,
-                         text=True).stdout.strip()
-    yield url, pg_dir
-    subprocess.run([str(PG), "kill", str(pg_dir)], capture_output=True)
 
 
 def wait_for_status(srv, path, want, timeout=10.0):

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "core/json.hpp"
 #include "http/error_body.hpp"
 
 namespace evald {
@@ -75,6 +76,21 @@ TEST(ErrorBody, HasEveryFieldOfTheContract) {
   EXPECT_EQ(S(d.at("code")), "value_error.email");
   EXPECT_EQ(S(d.at("value")), "not-an-email");
   EXPECT_FALSE(body.contains("support_reference"));
+}
+
+TEST(ErrorBody, StaysValidUtf8WhateverTheClientSent) {
+  // A path or a query value with bytes that are not UTF-8, echoed in a message or a detail.
+  auto e = ApiError::validation(
+      "No route matches /nope\xff\xfe",
+      {{"li\xffmit", "Must be a whole number", "value_error.limit", std::string("\xc3(")}});
+  e.internal_detail = "bad \xed\xa0\x80";
+  const auto s = http::render_error_body(e, "r", SystemTime{}, true);
+  EXPECT_TRUE(is_valid_utf8(s));
+  auto body = boost::json::parse(s).as_object();
+  EXPECT_EQ(S(body.at("message")), "No route matches /nope\xef\xbf\xbd\xef\xbf\xbd");
+  const auto& d = body.at("details").as_array().at(0).as_object();
+  EXPECT_EQ(S(d.at("field")), "li\xef\xbf\xbdmit");
+  EXPECT_EQ(S(d.at("value")), "\xef\xbf\xbd(");
 }
 
 TEST(ErrorBody, NeverEchoesSecretValues) {

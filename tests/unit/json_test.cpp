@@ -13,6 +13,25 @@ TEST(JsonEscape, EscapesWhatJsonRequires) {
   EXPECT_EQ(json_quote(std::string("\x01\x1f", 2)), R"("\u0001\u001f")");
 }
 
+TEST(Utf8, ValidatesStrictly) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("평가 ✓ 👩‍💻"));
+  EXPECT_TRUE(is_valid_utf8(std::string("a\0b", 3)));  // NUL is UTF-8; callers refuse it apart
+  EXPECT_FALSE(is_valid_utf8("\xff"));
+  EXPECT_FALSE(is_valid_utf8("caf\xc3"));           // truncated
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // a UTF-16 surrogate
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+}
+
+TEST(Utf8, ReplacesWhatIsInvalidAndKeepsTheRest) {
+  EXPECT_EQ(to_valid_utf8("평가 ok"), "평가 ok");
+  EXPECT_EQ(to_valid_utf8("/nope\xff\xfe\x80"), "/nope\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(to_valid_utf8("a\xc3(b"), "a\xef\xbf\xbd(b");
+  EXPECT_TRUE(is_valid_utf8(to_valid_utf8("\xc0\xaf\xed\xa0\x80z")));
+}
+
 TEST(JsonEscape, KeepsValidUtf8AndReplacesInvalid) {
   EXPECT_EQ(json_quote("평가 ✓"), "\"평가 ✓\"");
   const std::string bad =

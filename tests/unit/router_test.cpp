@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "http/query.hpp"
+
 namespace evald::http {
 namespace {
 
@@ -126,6 +128,37 @@ TEST(PercentDecode, DecodesAndRejects) {
   EXPECT_FALSE(percent_decode("%", out));
   EXPECT_FALSE(percent_decode("%a", out));
   EXPECT_FALSE(percent_decode("%gg", out));
+  EXPECT_FALSE(percent_decode("%00", out));
+  // An id or a login is UTF-8 text: other bytes name nothing (PostgreSQL would refuse them).
+  EXPECT_TRUE(percent_decode("caf%C3%A9", out));
+  EXPECT_EQ(out, "caf\xc3\xa9");
+  EXPECT_FALSE(percent_decode("%ff", out));
+  EXPECT_FALSE(percent_decode("a%c3%28", out));
+  EXPECT_FALSE(percent_decode("raw\xfe", out));
+}
+
+TEST(QueryParam, DecodesLeniently) {
+  EXPECT_EQ(query_param("limit=1&x=a|b", "limit"), "1");
+  EXPECT_EQ(query_param("x={}&search=caf\xc3\xa9", "search"), "caf\xc3\xa9");
+  EXPECT_EQ(query_param("search=a+b%2Bc", "search"), "a b+c");
+  EXPECT_EQ(query_param("search=100%&limit=2", "search"), "100%");
+  EXPECT_EQ(query_param("search=%zz", "search"), "%zz");
+  EXPECT_EQ(query_param("&&a&b=", "a"), "");
+  EXPECT_EQ(query_param("a=1&a=2", "a"), "1");
+  EXPECT_EQ(query_param("ab=1", "a"), std::nullopt);
+  EXPECT_EQ(query_param("", "a"), std::nullopt);
+}
+
+TEST(QueryParam, CheckRefusesWhatIsNotText) {
+  EXPECT_FALSE(check_query("limit=1&search=caf%C3%A9&x=a|b"));
+  const auto bad = check_query("limit=%ff&search=a%00b&ok=1&k%fe=v");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status(), 400u);
+  ASSERT_EQ(bad->details.size(), 3u);
+  EXPECT_EQ(bad->details[0].field, "limit");
+  EXPECT_EQ(bad->details[1].field, "search");
+  EXPECT_EQ(bad->details[2].field, "k\xef\xbf\xbd");
+  EXPECT_EQ(bad->details[0].code, "value_error.utf8");
 }
 
 }  // namespace

@@ -461,6 +461,43 @@ TEST_P(StorageErrors, BulkWriteAppliesAValidBatch) {
   EXPECT_EQ(n->integer(0, "n"), 5);
 }
 
+TEST_P(StorageValues, TextPostgreSqlCannotHoldIsAClientErrorNeverCutShort) {
+  const std::string with_nul("admin\0x", 7);
+  const std::string not_utf8("caf\xff");
+  if (engine() == Engine::kSqlite) {
+    // SQLite keeps the bytes as they are: nothing is lost, and nothing matches "admin".
+    auto st = db_->write([&](Tx& tx) {
+      return insert_rt(tx, {std::int64_t{1}, null(), null(), null(), with_nul});
+    });
+    ASSERT_TRUE(st) << describe(st);
+    auto r = db_->query("SELECT t FROM rt WHERE t = $1", {std::string("admin")});
+    ASSERT_TRUE(r) << describe(r);
+    EXPECT_TRUE(r->empty());
+    return;
+  }
+  // libpq reads a text parameter up to its NUL: refused, not looked up as "admin".
+  auto q = db_->query("SELECT t FROM rt WHERE t = $1", {with_nul});
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code, ErrorCode::kValidationError);
+  EXPECT_EQ(q.error().status(), 400u);
+  auto st = db_->write([&](Tx& tx) {
+    return insert_rt(tx, {std::int64_t{1}, null(), null(), null(), with_nul});
+  });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().status(), 400u);
+  // Invalid UTF-8: PostgreSQL refuses it (22021), which is the client's fault, not a 500.
+  auto bad = db_->query("SELECT t FROM rt WHERE t = $1", {not_utf8});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kValidationError) << bad.error().internal_detail;
+  // The connections are fine afterwards.
+  EXPECT_EQ(count("rt"), 0);
+  auto ok = db_->write([&](Tx& tx) {
+    return insert_rt(tx, {std::int64_t{2}, null(), null(), null(), std::string("ok")});
+  });
+  ASSERT_TRUE(ok) << describe(ok);
+  EXPECT_EQ(count("rt"), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Storage, StorageValues,
                          ::testing::Values(Engine::kSqlite, Engine::kPostgres), EngineName{});
 INSTANTIATE_TEST_SUITE_P(Storage, StorageErrors,
