@@ -13,6 +13,8 @@ packages=(
   python3-pytest python3-requests python3-pyotp python3-aiosmtpd python3-openpyxl python3-jsonschema
   curl nginx-light wrk postgresql sqlite3 redis-server
   prometheus
+  # the disk-full drill (tests/functional/test_drill_storage.py): a tmpfs, else an ext4 loop file
+  mount e2fsprogs
   # the deployment artifacts' checks (tests/functional/test_deploy_*.py)
   docker-compose python3-yaml openssl
   # browser tests (tests/functional/test_browser.py): headless Chromium, and Hangul glyphs for

@@ -26,32 +26,43 @@ bool iequals_media(std::string_view a, std::string_view b) { return iequals(a, b
 
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
-// True when a string or a key anywhere in `v` holds a NUL (JSON allows "\u0000"): no field
-// of this API is binary, and PostgreSQL's text cannot hold one (libpq would cut the value at
-// it, so that "admin\u0000x" would be looked up as "admin"). The depth is bounded by the parser.
-bool contains_nul(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::string:
-      return has_nul(v.get_string());
-    case json::kind::array:
-      for (const auto& e : v.get_array()) {
-        if (contains_nul(e)) return true;
-      }
-      return false;
-    case json::kind::object:
-      for (const auto& kv : v.get_object()) {
-        if (has_nul(kv.key()) || contains_nul(kv.value())) return true;
-      }
-      return false;
-    default:
-      return false;
-  }
+constexpr std::size_t kMaxNulReports = 20;
+
+FieldError nul_problem(std::string field) {
+  return {std::move(field),
+          "Must not contain control characters",
+          "value_error.control_characters",
+          {}};
 }
 
-ApiError nul_error() {
-  return ApiError::validation(
-      "Request body must not contain NUL characters",
-      {{"body", "Text must not contain NUL characters", "value_error.nul", {}}});
+// Every string (or key) in `v` holding a NUL, as field paths like the validators' own
+// ("name", "items[2].name"). JSON allows "\u0000", but no field of this API is binary and
+// PostgreSQL's text cannot hold one: libpq would cut the value at it, so that "admin\u0000x"
+// would be looked up as "admin". The depth is bounded by the parser's.
+void find_nuls(const json::value& v, const std::string& path, std::vector<FieldError>& out) {
+  if (out.size() >= kMaxNulReports) return;
+  switch (v.kind()) {
+    case json::kind::string:
+      if (has_nul(v.get_string())) out.push_back(nul_problem(path.empty() ? "body" : path));
+      return;
+    case json::kind::array: {
+      std::size_t i = 0;
+      for (const auto& e : v.get_array()) find_nuls(e, path + "[" + std::to_string(i++) + "]", out);
+      return;
+    }
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) {
+        if (has_nul(kv.key())) {
+          out.push_back(nul_problem(path.empty() ? "body" : path));
+          continue;
+        }
+        find_nuls(kv.value(),
+                  path.empty() ? std::string(kv.key()) : path + "." + std::string(kv.key()), out);
+      }
+      return;
+    default:
+      return;
+  }
 }
 
 }  // namespace
@@ -99,7 +110,12 @@ Result<json::object> parse_json_object(const Request& req) {
     return ApiError::validation("Request body must be a JSON object",
                                 {{"body", "Expected a JSON object", "type_error.object", {}}});
   }
-  if (contains_nul(v)) return nul_error();
+  // A NUL can only be written "\u0000" (a raw one is not JSON): look further only then.
+  if (req.body.find("\\u0000") != std::string::npos) {
+    std::vector<FieldError> nuls;
+    find_nuls(v, "", nuls);
+    if (!nuls.empty()) return ApiError::validation("Request validation failed", std::move(nuls));
+  }
   return std::move(v.as_object());
 }
 
@@ -112,12 +128,17 @@ Result<json::object> parse_form(const Request& req) {
   json::object o;
   boost::urls::encoding_opts form_opts;
   form_opts.space_as_plus = true;  // HTML forms send a space as '+'
+  std::vector<FieldError> nuls;
   for (const auto& p : *parsed) {
     std::string key = p.key.decode(form_opts);
     std::string value = p.value.decode(form_opts);
-    if (has_nul(key) || has_nul(value)) return nul_error();
+    if (has_nul(key) || has_nul(value)) {
+      if (nuls.size() < kMaxNulReports) nuls.push_back(nul_problem(has_nul(key) ? "body" : key));
+      continue;
+    }
     o[key] = std::move(value);
   }
+  if (!nuls.empty()) return ApiError::validation("Request validation failed", std::move(nuls));
   return o;
 }
 

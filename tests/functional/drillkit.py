@@ -119,6 +119,9 @@ def assert_normal_latency(probe: LatencyProbe, baseline: float, what: str):
         f"during {what} the probe got only {describe_latency(probe.latencies)}"
     bound = max(LATENCY_FACTOR * baseline, LATENCY_FLOOR_S)
     p99 = percentile(probe.latencies, 0.99)
+    # Shown with -rP (or in the report when it fails): what the drill measured.
+    print(f"{what}: baseline p99 {baseline * 1000:.2f} ms; during: "
+          f"{describe_latency(probe.latencies)}; bound {bound * 1000:.1f} ms")
     assert p99 < bound, (f"during {what} the p99 of GET /health/ping was {p99 * 1000:.1f} ms, "
                          f"over {bound * 1000:.1f} ms (baseline p99 {baseline * 1000:.2f} ms): "
                          f"{describe_latency(probe.latencies)}")

@@ -186,61 +186,65 @@ def test_disk_full_writes_fail_cleanly_reads_go_on_and_it_recovers(evald, tmp_pa
     with small_fs(16) as fs:
         path = fs.path / "full.db"
         srv = start(evald, f"sqlite://{path}")
-        # A second session, used only once the disk is full, whose sliding expiry is due then
-        # (it is the older of the two: it is aged below).
-        late_token = login(srv)
-        time.sleep(0.05)
-        token = login(srv)
-        stream = WriteStream(srv, token, threads=1, description_bytes=4000)
-        before = stream.write_some(20)
-        assert all(r.ok for r in before), [r.describe() for r in before if not r.ok]
-        db = sqlite3.connect(str(path), timeout=10)
-        db.execute("UPDATE sessions SET last_activity = '2000-01-01T00:00:00.000Z' "
-                   "WHERE created_at = (SELECT MIN(created_at) FROM sessions)")
-        db.commit()
-        db.close()
+        try:
+            # A second session, used only once the disk is full, whose sliding expiry is due then
+            # (it is the older of the two: it is aged below).
+            late_token = login(srv)
+            time.sleep(0.05)
+            token = login(srv)
+            stream = WriteStream(srv, token, threads=1, description_bytes=4000)
+            before = stream.write_some(20)
+            assert all(r.ok for r in before), [r.describe() for r in before if not r.ok]
+            db = sqlite3.connect(str(path), timeout=10)
+            db.execute("UPDATE sessions SET last_activity = '2000-01-01T00:00:00.000Z' "
+                       "WHERE created_at = (SELECT MIN(created_at) FROM sessions)")
+            db.commit()
+            db.close()
 
-        fs.fill()
-        # Writes go on while SQLite still has room in its files, then fail: 503 in the
-        # standard body, never a 500.
-        during = []
-        for _ in range(3000):
-            during += stream.write_some(1)
-            if during[-1].status == 503:
-                break
-        failed = [r for r in during if not r.ok]
-        assert failed, (f"no write failed after {len(during)} writes on a full file system "
-                        f"({fs.kind}, {fs.free_bytes()} bytes free)")
-        more = stream.write_some(5)
-        for r in failed + more:
-            assert r.status == 503, r.describe()
-            assert r.body["error_code"] == "DATABASE_ERROR" and r.body["category"] == "database", \
-                r.describe()
-        # Reads keep working, for a session whose expiry would slide now as well.
-        for which, t in (("the session in use", token), ("the session due a touch", late_token)):
-            for route in ("/auth/me", "/api/projects?limit=5"):
-                r = requests.get(srv.url(route), headers=bearer(t), timeout=10)
-                assert r.status_code == 200, f"{which}: {describe(r)}"
-        first = before[0].body["id"]
-        r = requests.get(srv.url(f"/api/projects/{first}"), headers=bearer(token), timeout=10)
-        assert r.status_code == 200, describe(r)
-        assert requests.get(srv.url("/health/live"), timeout=10).status_code == 200
-        assert sqlite_integrity(path) == "ok"
+            fs.fill()
+            # Writes go on while SQLite still has room in its files, then fail: 503 in the
+            # standard body, never a 500.
+            during = []
+            for _ in range(3000):
+                during += stream.write_some(1)
+                if during[-1].status == 503:
+                    break
+            failed = [r for r in during if not r.ok]
+            assert failed, (f"no write failed after {len(during)} writes on a full file system "
+                            f"({fs.kind}, {fs.free_bytes()} bytes free)")
+            more = stream.write_some(5)
+            for r in failed + more:
+                assert r.status == 503, r.describe()
+                assert r.body["error_code"] == "DATABASE_ERROR", r.describe()
+                assert r.body["category"] == "database", r.describe()
+            # Reads keep working, for a session whose expiry would slide now as well.
+            sessions = (("the session in use", token), ("the session due a touch", late_token))
+            for which, t in sessions:
+                for route in ("/auth/me", "/api/projects?limit=5"):
+                    r = requests.get(srv.url(route), headers=bearer(t), timeout=10)
+                    assert r.status_code == 200, f"{which}: {describe(r)}"
+            first = before[0].body["id"]
+            r = requests.get(srv.url(f"/api/projects/{first}"), headers=bearer(token), timeout=10)
+            assert r.status_code == 200, describe(r)
+            assert requests.get(srv.url("/health/live"), timeout=10).status_code == 200
+            assert sqlite_integrity(path) == "ok"
 
-        # Space comes back: writes succeed again, without a restart.
-        fs.release()
-        deadline = time.monotonic() + 10
-        while not (after := stream.write_some(1))[0].ok:
-            assert after[0].status == 503, after[0].describe()
-            assert time.monotonic() < deadline, "writes still fail 10 s after space came back"
-            time.sleep(0.1)
-        after += stream.write_some(10)
-        assert all(r.ok for r in after), [r.describe() for r in after if not r.ok]
-        assert srv.running
-        assert sqlite_integrity(path) == "ok"
-        acked = stream.acked_names()
-        stored = sqlite_names(path, stream.prefix)
-        assert acked - stored == set(), sorted(acked - stored)[:10]
-        assert_error(requests.post(srv.url("/api/projects"), json={"name": ""},
-                                   headers=bearer(token), timeout=10), 400, "VALIDATION_ERROR")
-        assert srv.stop() == 0
+            # Space comes back: writes succeed again, without a restart.
+            fs.release()
+            deadline = time.monotonic() + 10
+            while not (after := stream.write_some(1))[0].ok:
+                assert after[0].status == 503, after[0].describe()
+                assert time.monotonic() < deadline, "writes still fail 10 s after space came back"
+                time.sleep(0.1)
+            after += stream.write_some(10)
+            assert all(r.ok for r in after), [r.describe() for r in after if not r.ok]
+            assert srv.running
+            assert sqlite_integrity(path) == "ok"
+            acked = stream.acked_names()
+            stored = sqlite_names(path, stream.prefix)
+            assert acked - stored == set(), sorted(acked - stored)[:10]
+            assert_error(requests.post(srv.url("/api/projects"), json={"name": ""},
+                                       headers=bearer(token), timeout=10), 400, "VALIDATION_ERROR")
+            assert srv.stop() == 0
+        finally:
+            srv.stop()  # before the file system goes, whatever happened
