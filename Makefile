@@ -1,7 +1,9 @@
 # The two commands: `make run` and `make test`. Both install what is missing first.
 BUILD_DIR ?= build
 PYTHON    := /usr/bin/python3
-SOURCES    = $(shell find src tests bench -name '*.cpp' -o -name '*.hpp')
+SOURCES    = $(shell find src tests bench fuzz -name '*.cpp' -o -name '*.hpp')
+# The libFuzzer build (clang, ASan+UBSan, coverage): its own directory, see docs/TESTING.md.
+FUZZ_DIR  ?= build-fuzz
 
 .PHONY: all deps configure web build run test unit functional format format-check bench soak sweep clean
 
@@ -25,10 +27,25 @@ run: build
 	@mkdir -p data
 	$(BUILD_DIR)/evald serve
 
-test: build format-check unit functional
+test: build format-check unit fuzz-smoke functional
 
 unit:
 	@scripts/with-postgres.sh sh -c "cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300"
+
+.PHONY: fuzz-build fuzz-smoke fuzz
+
+# Each fuzz target for a short fixed time over its committed corpus (FUZZ_SMOKE_SECONDS, 15).
+fuzz-smoke: fuzz-build
+	@fuzz/run.sh smoke
+
+# Each fuzz target for longer (FUZZ_SECONDS, 300), keeping new inputs in fuzz-corpus/.
+fuzz: fuzz-build
+	@fuzz/run.sh long
+
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Fuzz -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DEVALD_FUZZ=ON -DEVALD_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_DIR) --target fuzzers
 
 functional:
 	@$(PYTHON) -m pytest tests/functional -q -p no:cacheprovider

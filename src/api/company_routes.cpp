@@ -20,6 +20,10 @@
 namespace evald::api {
 namespace {
 
+// A function, not a lambda local to the route table's builder: the handlers capture by
+// reference, and a local would be gone (a dangling reference) by the time they run.
+std::string now_text(const Clock& clock) { return format_iso8601(clock.now(), true); }
+
 namespace json = boost::json;
 namespace asio = boost::asio;
 namespace dm = evald::domain;
@@ -82,7 +86,6 @@ std::vector<http::RouteSpec> company_routes(AppContext& app) {
   auto& workers = *app.workers;
   auto& clock = app.clock;
   std::vector<http::RouteSpec> routes;
-  const auto now = [&clock] { return format_iso8601(clock.now(), true); };
 
   auto list_companies = route(
       "GET", "/api/projects/{id}/companies", "Companies", "List the companies of a project",
@@ -137,7 +140,7 @@ std::vector<http::RouteSpec> company_routes(AppContext& app) {
         http::Fields f(o);
         const auto in = read_company(f);
         if (!f.ok()) co_return Response::from_error(f.error());
-        const auto at = now();
+        const auto at = now_text(clock);
         auto r = co_await workers.run([&] {
           return transaction<json::object>(
               db, true, [&](db::Tx& tx) { return dm::create_company(tx, project_id, in, at); });
@@ -199,7 +202,7 @@ std::vector<http::RouteSpec> company_routes(AppContext& app) {
           co_return Response::from_error(
               ApiError::validation("Request validation failed", std::move(in.problems)));
         }
-        const auto at = now();
+        const auto at = now_text(clock);
         auto r = co_await workers.run([&] {
           return transaction<json::array>(db, true, [&](db::Tx& tx) {
             return dm::create_companies(tx, *in.project_id, in.items, in.labels, at);
@@ -264,7 +267,7 @@ std::vector<http::RouteSpec> company_routes(AppContext& app) {
         http::Fields f(o);
         const auto in = read_company_patch(o, f);
         if (!f.ok()) co_return Response::from_error(f.error());
-        const auto at = now();
+        const auto at = now_text(clock);
         auto r = co_await workers.run([&] {
           return transaction<json::object>(
               db, true, [&](db::Tx& tx) { return dm::update_company(tx, id, in, at); });

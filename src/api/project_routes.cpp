@@ -15,6 +15,10 @@
 namespace evald::api {
 namespace {
 
+// A function, not a lambda local to the route table's builder: the handlers capture by
+// reference, and a local would be gone (a dangling reference) by the time they run.
+std::string now_text(const Clock& clock) { return format_iso8601(clock.now(), true); }
+
 namespace json = boost::json;
 namespace asio = boost::asio;
 namespace dm = evald::domain;
@@ -128,7 +132,6 @@ std::vector<http::RouteSpec> project_routes(AppContext& app) {
   auto& workers = *app.workers;
   auto& clock = app.clock;
   std::vector<http::RouteSpec> routes;
-  const auto now = [&clock] { return format_iso8601(clock.now(), true); };
 
   // --- projects ---------------------------------------------------------------------------------
 
@@ -186,7 +189,7 @@ std::vector<http::RouteSpec> project_routes(AppContext& app) {
         const auto in = read_project(f);
         if (!f.ok()) co_return Response::from_error(f.error());
         const auto actor = actor_of(ctx);
-        const auto at = now();
+        const auto at = now_text(clock);
         auto r = co_await workers.run([&] {
           return transaction<json::object>(
               db, true, [&](db::Tx& tx) { return dm::create_project(tx, actor, in, at); });
@@ -234,7 +237,7 @@ std::vector<http::RouteSpec> project_routes(AppContext& app) {
         http::Fields f(o);
         const auto in = read_project_patch(o, f);
         if (!f.ok()) co_return Response::from_error(f.error());
-        const auto at = now();
+        const auto at = now_text(clock);
         auto r = co_await workers.run([&] {
           return transaction<json::object>(
               db, true, [&](db::Tx& tx) { return dm::update_project(tx, id, in, at); });

@@ -483,7 +483,8 @@ LoadResult load_settings(const ConfigSources& sources, unsigned hardware_threads
   for (const auto* src : {&sources.dotenv, &sources.environment, &sources.flags}) {
     for (const auto& [k, v] : *src) merged[k] = v;
   }
-  for (const auto& [k, v] : sources.flags) {
+  for (const auto& flag : sources.flags) {
+    const std::string& k = flag.first;  // a named variable: clang 14 cannot capture a binding
     const bool known =
         std::any_of(defs().begin(), defs().end(), [&](const Def& d) { return d.info.name == k; });
     if (!known) result.errors.push_back(k + ": unknown setting");

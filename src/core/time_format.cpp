@@ -7,21 +7,32 @@
 
 namespace evald {
 
+namespace {
+
+// "YYYY-MM-DDTHH:MM:SS.mmmZ" at millisecond precision: a range of ±292 million years, where the
+// system clock's nanoseconds end in 2262.
+std::string format_millis(std::chrono::sys_time<std::chrono::milliseconds> t) {
+  using namespace std::chrono;
+  const auto days = floor<std::chrono::days>(t);
+  const year_month_day ymd{days};
+  const hh_mm_ss hms{t - days};
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", int(ymd.year()),
+                     unsigned(ymd.month()), unsigned(ymd.day()), hms.hours().count(),
+                     hms.minutes().count(), hms.seconds().count(), hms.subseconds().count());
+}
+
+}  // namespace
+
 std::string format_iso8601(SystemTime t, bool with_millis) {
   using namespace std::chrono;
-  const auto secs = time_point_cast<seconds>(t);
+  if (with_millis) return format_millis(floor<milliseconds>(t));
+  const auto secs = floor<seconds>(t);
   const auto days = floor<std::chrono::days>(secs);
   const year_month_day ymd{days};
   const hh_mm_ss hms{secs - days};
-  if (!with_millis) {
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", int(ymd.year()),
-                       unsigned(ymd.month()), unsigned(ymd.day()), hms.hours().count(),
-                       hms.minutes().count(), hms.seconds().count());
-  }
-  const auto ms = duration_cast<milliseconds>(t - secs).count();
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", int(ymd.year()),
-                     unsigned(ymd.month()), unsigned(ymd.day()), hms.hours().count(),
-                     hms.minutes().count(), hms.seconds().count(), ms);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", int(ymd.year()), unsigned(ymd.month()),
+                     unsigned(ymd.day()), hms.hours().count(), hms.minutes().count(),
+                     hms.seconds().count());
 }
 
 std::optional<std::string> normalize_iso8601(std::string_view text) {
@@ -83,11 +94,16 @@ std::optional<std::string> normalize_iso8601(std::string_view text) {
   }
   frac = (frac + "000").substr(0, 3);
   if (offset_minutes == 0) return std::string(t.substr(0, 19)) + "." + frac + "Z";
+  // In milliseconds, not the system clock's nanoseconds: those overflow past 2262 (and the
+  // format allows years to 9999).
   using namespace std::chrono;
-  const auto local = sys_days(ymd) + hours(num(11, 2)) + minutes(num(14, 2)) + seconds(num(17, 2)) +
-                     milliseconds(std::stoi(frac));
-  return format_iso8601(time_point_cast<system_clock::duration>(local - minutes(offset_minutes)),
-                        true);
+  const sys_time<milliseconds> local = sys_days(ymd) + hours(num(11, 2)) + minutes(num(14, 2)) +
+                                       seconds(num(17, 2)) + milliseconds(std::stoi(frac));
+  const auto utc = local - minutes(offset_minutes);
+  // Still four digits of year, so that text comparison stays time comparison.
+  const int utc_year = int(year_month_day{floor<days>(utc)}.year());
+  if (utc_year < 0 || utc_year > 9999) return std::nullopt;
+  return format_millis(utc);
 }
 
 }  // namespace evald

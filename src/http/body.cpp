@@ -69,19 +69,37 @@ void find_nuls(const json::value& v, const std::string& path, std::vector<FieldE
 
 std::optional<std::size_t> utf8_length(std::string_view s) {
   std::size_t n = 0;
-  for (std::size_t i = 0; i < s.size();) {
+  for (std::size_t i = 0; i < s.size(); ++n) {
     const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80         ? 1
-                      : (c >> 5) == 6  ? 2
-                      : (c >> 4) == 14 ? 3
-                      : (c >> 3) == 30 ? 4
-                                       : 0;
-    if (len == 0 || i + len > s.size()) return std::nullopt;
-    for (std::size_t k = 1; k < len; ++k) {
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // RFC 3629: the lead byte fixes the length and the range of the second byte, which
+    // excludes overlong forms (C0, C1, E0 80-9F, F0 80-8F), surrogates (ED A0-BF) and code
+    // points past U+10FFFF (F4 90-BF, F5-FF): JSON and PostgreSQL refuse them all.
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;
+    } else {
+      return std::nullopt;
+    }
+    if (i + len > s.size()) return std::nullopt;
+    const auto second = static_cast<unsigned char>(s[i + 1]);
+    if (second < lo || second > hi) return std::nullopt;
+    for (std::size_t k = 2; k < len; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return std::nullopt;
     }
     i += len;
-    ++n;
   }
   return n;
 }

@@ -74,7 +74,8 @@ bool is_valid_email(std::string_view email);
 /// True for "YYYY-MM-DD" naming a real date.
 bool is_valid_date(std::string_view date);
 
-/// Number of UTF-8 code points; nullopt when the text is not valid UTF-8.
+/// Number of UTF-8 code points; nullopt when the text is not valid UTF-8 (RFC 3629: no
+/// overlong forms, surrogates or code points past U+10FFFF, which JSON and PostgreSQL refuse).
 std::optional<std::size_t> utf8_length(std::string_view s);
 
 }  // namespace evald::http

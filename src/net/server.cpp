@@ -20,6 +20,7 @@
 #include "http/error_body.hpp"
 #include "http/security_headers.hpp"
 #include "log/log.hpp"
+#include "net/request_head.hpp"
 #include "net/worker_pool.hpp"
 
 namespace evald::net {
@@ -101,6 +102,8 @@ void append_header_value(std::string& out, std::string_view v) {
   }
 }
 
+}  // namespace
+
 // The status line and headers; the body goes out beside them (no copy into one buffer).
 std::string serialize_head(const http::Response& res, unsigned version, bool keep_alive) {
   std::string out;
@@ -132,6 +135,8 @@ std::string serialize_head(const http::Response& res, unsigned version, bool kee
   out += "\r\n";
   return out;
 }
+
+namespace {
 
 std::string serialize(const http::Response& res, unsigned version, bool keep_alive, bool head) {
   std::string out = serialize_head(res, version, keep_alive);
@@ -297,13 +302,6 @@ class Service {
     }
   }
 
-  static bool is_quiet_close(const boost::system::error_code& ec) {
-    return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
-           ec == asio::error::eof || ec == beast::error::timeout ||
-           ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-           ec == asio::error::broken_pipe;
-  }
-
   asio::awaitable<void> session(tcp::socket socket, ThreadCtx& tc) {
     boost::system::error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
@@ -351,10 +349,7 @@ class Service {
       if (state_->draining() && conn.served > 0) break;
       if (conn.displaced) break;
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(s_.max_header_bytes));
-      // The body limit is applied after the head, so that an oversized Content-Length is
-      // answered 413 with the request's own id rather than failing the head.
-      parser.body_limit((std::numeric_limits<std::uint64_t>::max)());
+      prepare_parser(parser, s_);
 
       conn.idle = buffer.size() == 0;
       conn.idle_since = std::chrono::steady_clock::now();
@@ -365,26 +360,13 @@ class Service {
       conn.idle = false;
       if (ec) {
         if (is_quiet_close(ec)) break;
-        const bool too_big =
-            ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow;
-        co_await reply_and_close(
-            stream, session_error(ApiError::validation(too_big ? "Request headers are too large"
-                                                               : "Malformed HTTP request"),
-                                  nullptr, peer_ip));
+        co_await reply_and_close(stream, session_error(head_error(ec), nullptr, peer_ip));
         break;
       }
-      const std::string_view target = parser.get().target();
-      if (target.empty() || target.front() != '/') {
-        co_await reply_and_close(
-            stream, session_error(ApiError::validation("Request target must be an absolute path"),
-                                  &parser, peer_ip));
+      if (auto bad = check_head(parser, s_)) {
+        co_await reply_and_close(stream, session_error(std::move(*bad), &parser, peer_ip));
         break;
       }
-      if (auto cl = parser.content_length(); cl && *cl > s_.max_body_bytes) {
-        co_await reply_and_close(stream, session_error(too_large(), &parser, peer_ip));
-        break;
-      }
-      parser.body_limit(s_.max_body_bytes);
       if (!parser.is_done()) {
         if (http::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -397,29 +379,14 @@ class Service {
         auto [bec, bn] =
             co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         if (bec) {
-          if (bec == bhttp::error::body_limit) {
-            co_await reply_and_close(stream, session_error(too_large(), &parser, peer_ip));
-          } else if (!is_quiet_close(bec)) {
-            co_await reply_and_close(
-                stream, session_error(ApiError::validation("Malformed HTTP request body"), &parser,
-                                      peer_ip));
+          if (auto bad = body_error(bec, s_)) {
+            co_await reply_and_close(stream, session_error(std::move(*bad), &parser, peer_ip));
           }
           break;
         }
       }
 
-      auto msg = parser.release();
-      http::Request req;
-      req.method = std::string(msg.method_string());
-      req.target = std::string(msg.target());
-      req.version = msg.version();
-      req.keep_alive = msg.keep_alive();
-      const auto q = req.target.find('?');
-      req.path = req.target.substr(0, q);
-      if (q != std::string::npos) req.query = req.target.substr(q + 1);
-      req.headers.reserve(std::distance(msg.begin(), msg.end()));
-      for (const auto& f : msg) req.headers.add(f.name_string(), f.value());
-      req.body = std::move(msg.body());
+      http::Request req = to_request(parser.release());
 
       http::RequestContext ctx;
       ctx.start = std::chrono::steady_clock::now();
@@ -486,11 +453,6 @@ class Service {
       sent += n;
     }
     co_return true;
-  }
-
-  ApiError too_large() const {
-    return ApiError::payload_too_large("Request body exceeds " + std::to_string(s_.max_body_bytes) +
-                                       " bytes");
   }
 
  public:
