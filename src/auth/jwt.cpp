@@ -106,6 +106,17 @@ bool base64url_decode(std::string_view text, std::string& out) {
       return false;  // padding, whitespace, the standard alphabet's + and /
     }
   }
+  // Only the canonical text: the unused low bits of the last character must be zero, so that
+  // one byte string has one encoding (OpenSSL ignores them).
+  if (const std::size_t rem = text.size() % 4; rem != 0) {
+    const char c = text.back();
+    const int v = c == '-'   ? 62
+                  : c == '_' ? 63
+                  : c >= 'a' ? c - 'a' + 26
+                  : c >= 'A' ? c - 'A'
+                             : c - '0' + 52;
+    if ((v & (rem == 2 ? 0x0f : 0x03)) != 0) return false;
+  }
   const std::size_t pad = (4 - text.size() % 4) % 4;
   standard.append(pad, '=');
   out.resize(standard.size() / 4 * 3);

@@ -58,6 +58,11 @@ TEST(Base64url, RoundTripsAndRejectsOtherAlphabets) {
   EXPECT_FALSE(base64url_decode(" Zm9v", out));
   EXPECT_FALSE(base64url_decode("Zm9v\n", out));
   EXPECT_FALSE(base64url_decode("Zm9vY", out));  // a lone sixth of a byte
+  EXPECT_FALSE(base64url_decode("Zh", out));     // "f" is "Zg": the unused bits must be zero
+  EXPECT_FALSE(base64url_decode("Zm9", out));    // "fo" is "Zm8"
+  EXPECT_FALSE(base64url_decode("__", out));     // 63: low bits set
+  ASSERT_TRUE(base64url_decode("_w", out));      // 0xff
+  EXPECT_EQ(out, "\xff");
   EXPECT_FALSE(base64url_decode(std::string_view("Zm\0v", 4), out));
 }
 
