@@ -27,7 +27,7 @@ run: build
 	@mkdir -p data
 	$(BUILD_DIR)/evald serve
 
-test: build format-check unit fuzz-smoke functional
+test: build format-check unit functional
 
 unit:
 	@scripts/with-postgres.sh sh -c "cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300"
