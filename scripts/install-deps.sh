@@ -5,12 +5,12 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build g++ pkg-config ccache clang-format
-  # the libFuzzer targets (fuzz/): clang 14, its sanitizer and fuzzer runtimes, llvm-symbolizer
-  clang-14 libclang-rt-14-dev llvm-14
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
   libsqlite3-dev libpq-dev libssl-dev libqrencode-dev libpng-dev libcurl4-openssl-dev
   libhiredis-dev libyaml-cpp-dev prometheus-cpp-dev libxlsxwriter-dev
+  # the libFuzzer targets (fuzz/): clang 14, its sanitizer and fuzzer runtimes, llvm-symbolizer
+  clang-14 libclang-rt-14-dev llvm-14
   # tests and benchmark
   python3-pytest python3-requests python3-pyotp python3-aiosmtpd python3-openpyxl python3-jsonschema
   curl nginx-light wrk postgresql sqlite3 redis-server
