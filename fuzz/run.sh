@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer targets built in build-fuzz/ (docs/TESTING.md, "Fuzzing").
+# Runs the libFuzzer targets built in build-asan/ (docs/TESTING.md, "Fuzzing").
 #
 #   fuzz/run.sh smoke [TARGET...]   each target for FUZZ_SMOKE_SECONDS (15); what `make test` runs.
 #                                   New inputs are thrown away; any crash fails the run.
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-smoke}
 shift || true
-build=${FUZZ_BUILD_DIR:-build-fuzz}
+build=${FUZZ_BUILD_DIR:-build-asan}
 all=(http_request api_bodies query jwt ratelimit_rules multipart backup)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all[@]}")

@@ -16,6 +16,7 @@
 #include "common/scratch.hpp"
 #include "db/backup.hpp"
 #include "db/migrations.hpp"
+#include "http/dispatcher.hpp"
 #include "http/error_body.hpp"
 #include "http/router.hpp"
 #include "log/log.hpp"
@@ -106,19 +107,21 @@ void check_response(const ApiCall& call, const http::Response& res) {
 }
 
 // Runs the handler to completion on a private io_context (the worker pool does the blocking
-// work, as in the server).
-http::Response invoke(const ApiCall& call, const http::RouteSpec& route, http::Request& req,
-                      http::RequestContext& ctx) {
+// work, as in the server), through the pipeline's terminal step as the server calls it: the
+// query-string check it makes before any handler runs included.
+http::Response invoke(const ApiCall& call, http::Request& req, http::RequestContext& ctx) {
   boost::asio::io_context ioc(1);
   std::optional<http::Response> out;
   std::exception_ptr error;
-  boost::asio::co_spawn(ioc, route.handler(req, ctx), [&](std::exception_ptr e, http::Response r) {
-    if (e) {
-      error = e;
-    } else {
-      out = std::move(r);
-    }
-  });
+  http::RouteTerminal terminal;
+  boost::asio::co_spawn(ioc, terminal.handle(req, ctx),
+                        [&](std::exception_ptr e, http::Response r) {
+                          if (e) {
+                            error = e;
+                          } else {
+                            out = std::move(r);
+                          }
+                        });
   ioc.run();
   if (error) {
     try {
@@ -174,7 +177,7 @@ ApiOutcome run_unchecked(const ApiCall& call) {
     ctx.authenticated = true;
   }
   outcome.routed = true;
-  outcome.response = invoke(call, route, req, ctx);
+  outcome.response = invoke(call, req, ctx);
   return outcome;
 }
 

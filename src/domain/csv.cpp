@@ -19,7 +19,10 @@ class Reader {
     if (t_.substr(0, kUtf8Bom.size()) == kUtf8Bom) i_ = kUtf8Bom.size();
     while (i_ < t_.size()) {
       if (out.records.size() >= limits_.max_records) {
-        return fail(std::move(out), out.records.size() + 1,
+        // The row is counted before `out` is moved: argument order is unspecified (clang
+        // moved it first, and reported row 1).
+        const std::size_t row = out.records.size() + 1;
+        return fail(std::move(out), row,
                     "The file has more than " + std::to_string(limits_.max_records) + " rows",
                     "value_error.csv.limit");
       }

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from conftest import EVALD_BIN, clean_env, require_binary
+from conftest import EVALD_BIN, TIME_SCALE, clean_env, fail_on_sanitizer_report, require_binary
 
 JWT_SECRET = "evald-functional-tests-jwt-secret-0123456789"  # >= 32 characters
 ADMIN_LOGIN = "chief"
@@ -179,9 +179,11 @@ def create_user_cli(db_url: str, login_id: str, role: str, email: str, password:
             "--email", email, "--database-url", db_url]
     if name is not None:
         args += ["--name", name]
-    return subprocess.run(args, input=stdin if stdin is not None else password + "\n",
-                          env=clean_env({"ENVIRONMENT": "test", "LOG_FORMAT": "json"}),
-                          cwd=cwd, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(args, input=stdin if stdin is not None else password + "\n",
+                       env=clean_env({"ENVIRONMENT": "test", "LOG_FORMAT": "json"}),
+                       cwd=cwd, capture_output=True, text=True, timeout=60 * TIME_SCALE)
+    fail_on_sanitizer_report("evald user create", p.stdout, p.stderr)
+    return p
 
 
 class Stack:

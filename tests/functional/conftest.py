@@ -38,8 +38,21 @@ EVALD_BIN = Path(os.environ.get("EVALD_BIN", str(REPO / "build" / "evald")))
 # Variables of the runner's environment a server may see (nothing that configures evald).
 PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS",
                "LSAN_OPTIONS", "TSAN_OPTIONS")
-READY_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 10.0
+# A slower build (AddressSanitizer: `make sanitize`) sets EVALD_TEST_TIME_SCALE, and the waits
+# for the server and the timing assertions that bound how long something may take grow by it.
+TIME_SCALE = float(os.environ.get("EVALD_TEST_TIME_SCALE", "1"))
+# The sanitizers EVALD_BIN was built with ("address,undefined"), or "": the few checks that are
+# meaningless for such a build (resident memory, the libraries it links) look at it.
+SANITIZER = os.environ.get("EVALD_TEST_SANITIZER", "")
+READY_TIMEOUT_S = 10.0 * TIME_SCALE
+STOP_TIMEOUT_S = 10.0 * TIME_SCALE
+
+# What a sanitizer prints when it finds something (ASan, LSan, UBSan, TSan). Under
+# -fno-sanitize-recover the process also exits non-zero, but a test that expects evald to fail
+# would pass on that: the output is checked too.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "WARNING: ThreadSanitizer", "runtime error: ",
+                     "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")
 
 _counter = itertools.count(1)
 
@@ -67,13 +80,31 @@ def clean_env(overrides: dict | None = None) -> dict:
     return env
 
 
+def sanitizer_report(text: str) -> str | None:
+    """The sanitizer report in a process's output, from its first line, or None."""
+    at = min((i for i in (text.find(m) for m in SANITIZER_MARKERS) if i >= 0), default=-1)
+    if at < 0:
+        return None
+    start = text.rfind("\n", 0, at) + 1
+    return text[start:start + 6000]
+
+
+def fail_on_sanitizer_report(what: str, *outputs: str | None):
+    for out in outputs:
+        report = sanitizer_report(out or "")
+        if report:
+            pytest.fail(f"{what}: sanitizer report:\n{report}", pytrace=False)
+
+
 def run_evald(args, env: dict | None = None, cwd: Path | None = None,
               timeout: float = 10.0) -> subprocess.CompletedProcess:
     """Runs the binary to completion (for commands that do not serve, or must fail to)."""
     require_binary()
-    return subprocess.run([str(EVALD_BIN), *args], env=clean_env(env), cwd=cwd,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout)
+    p = subprocess.run([str(EVALD_BIN), *args], env=clean_env(env), cwd=cwd,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=timeout * TIME_SCALE)
+    fail_on_sanitizer_report(f"evald {' '.join(map(str, args[:2]))}", p.stdout, p.stderr)
+    return p
 
 
 def load_openapi() -> dict:
@@ -248,9 +279,13 @@ class Launcher:
             rc = srv.stop()
             srv.close_log()
             if was_running and rc != 0:
-                what = "did not exit within 10 s of SIGTERM (killed)" if rc is None else \
-                    f"exited with {rc} after SIGTERM"
+                what = f"did not exit within {STOP_TIMEOUT_S:g} s of SIGTERM (killed)" \
+                    if rc is None else f"exited with {rc} after SIGTERM"
                 problems.append(f"{srv.name} {what}; log:\n{srv.log_tail()}")
+            # Whether it was stopped here or earlier by the test (or died on its own).
+            report = sanitizer_report(srv.log_text())
+            if report:
+                problems.append(f"{srv.name}: sanitizer report in {srv.log_path}:\n{report}")
         return problems
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EVALD_BIN, REPO, require_binary
+from conftest import EVALD_BIN, REPO, SANITIZER, require_binary
 from deploykit import DEPLOY, dockerfile_problems, dockerfile_stages, linked_packages, runtime_packages
 
 # --- Dockerfile --------------------------------------------------------------------------------
@@ -50,6 +50,8 @@ def test_dockerfile_check_rejects_a_broken_copy(breakage):
     assert any(expected in p for p in problems), problems
 
 
+@pytest.mark.skipif(bool(SANITIZER), reason="a sanitizer build links its runtimes (libasan, "
+                    "libubsan), which the image's release build does not")
 def test_dockerfile_runtime_installs_every_library_evald_links():
     require_binary()
     needed = linked_packages(EVALD_BIN)

@@ -33,6 +33,7 @@ import pytest
 import requests
 
 from authkit import JWT_SECRET, create_user_cli, describe
+from conftest import TIME_SCALE
 from rawhttp import Conn, build_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,9 +334,9 @@ def test_readiness_age_stays_below_a_few_intervals(ops):
     assert len(ages) >= 5, ages
     assert all(isinstance(a, int) and a >= 0 for a in ages), ages
     # The checker runs every 200 ms: the snapshot read is never more than a few intervals old.
-    assert max(ages) < 5 * INTERVAL_MS, ages
+    assert max(ages) < 5 * INTERVAL_MS * TIME_SCALE, ages
     # ... and it is refreshed, not one snapshot read over and over.
-    assert min(ages) < INTERVAL_MS + 100, ages
+    assert min(ages) < INTERVAL_MS + 100 * TIME_SCALE, ages
 
 
 def test_detailed_health_has_every_check(ops):
@@ -350,7 +351,7 @@ def test_detailed_health_has_every_check(ops):
     assert isinstance(d["build"]["version"], str) and d["build"]["version"], d
     assert isinstance(d["build"]["commit"], str), d
     assert is_number(d["uptime_seconds"]) and d["uptime_seconds"] > 0, d
-    assert isinstance(d["age_ms"], int) and 0 <= d["age_ms"] < 5 * INTERVAL_MS, d
+    assert isinstance(d["age_ms"], int) and 0 <= d["age_ms"] < 5 * INTERVAL_MS * TIME_SCALE, d
     assert ISO_Z.match(d["checked_at"]), d
     checks = d["checks"]
     check_snapshot_checks(checks)
@@ -398,7 +399,7 @@ def test_detailed_health_has_every_check(ops):
     assert set(d["error_log"]) == {"written", "dropped", "failed"}, d
     for role in ("secretary", "admin"):
         assert ops.get("/health/detailed", role).status_code == 200
-    assert time.monotonic() - before < 5
+    assert time.monotonic() - before < 5 * TIME_SCALE
 
 
 def test_history_is_bounded_by_history_size(ops):
@@ -492,7 +493,7 @@ def test_probes_follow_postgresql_down_and_up(evald, own_postgres):
     r = until("/health/ready", 503, timeout=10)
     took = time.monotonic() - t_stop
     # The database check runs every 200 ms: a few intervals (with slack for a loaded machine).
-    assert took < 10 * INTERVAL_MS / 1000, f"ready turned 503 only after {took:.2f} s"
+    assert took < 10 * INTERVAL_MS / 1000 * TIME_SCALE, f"ready turned 503 only after {took:.2f} s"
     body = r.json()
     assert body["status"] == "not_ready", body
     assert body["checks"]["database"]["status"] == "fail", body
@@ -667,7 +668,7 @@ def test_comprehensive_status(ops):
     h = s0["health"]
     assert h["status"] in ("healthy", "degraded") and h["ready"] is True, h
     check_snapshot_checks(h["checks"])
-    assert 0 <= h["age_ms"] < 5 * INTERVAL_MS, h
+    assert 0 <= h["age_ms"] < 5 * INTERVAL_MS * TIME_SCALE, h
     rl = s0["rate_limiting"]
     assert rl["enabled"] is False and rl["store"] == "local", rl
     for k in ("total_requests", "blocked_requests", "bypassed_requests", "penalties_active"):

@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 
+from conftest import TIME_SCALE
 from rawhttp import (Conn, IncompleteResponse, assert_error_body, assert_security_headers,
                      build_request, request, send_raw)
 
@@ -35,7 +36,7 @@ def test_health_live(server):
     hb = body["oldest_heartbeat_ms"]
     assert isinstance(hb, int) and not isinstance(hb, bool) and hb >= 0
     # The server has been up for a while by now and its I/O threads beat: the heartbeat is recent.
-    assert hb < 5000, body
+    assert hb < 5000 * TIME_SCALE, body
 
 
 def test_health_live_uptime_grows(server):
@@ -85,7 +86,7 @@ def test_io_threads_never_block(server):
         still_blocked = sum(not f.done() for f in futures)
         results = [f.result() for f in futures]
     assert still_blocked == n_blocking, "the blocking requests ended before the pings were sent"
-    assert max(ping_times) < 0.75, ping_times
+    assert max(ping_times) < 0.75 * TIME_SCALE, ping_times
     for r in results:
         assert r.status_code == 200
         assert r.json() == {"blocked_ms": block_ms}
@@ -358,7 +359,7 @@ def test_declared_large_body_is_rejected_before_it_is_sent(limits_server):
         elapsed = time.monotonic() - t0
     body = assert_error_body(r, 413, "PAYLOAD_TOO_LARGE", "validation", "medium")
     assert body["request_id"] == "big-body-1"
-    assert elapsed < 3, f"413 took {elapsed:.2f} s: the server waited for the body"
+    assert elapsed < 3 * TIME_SCALE, f"413 took {elapsed:.2f} s: the server waited for the body"
 
 
 def _chunked(payload: bytes, size: int) -> bytes:

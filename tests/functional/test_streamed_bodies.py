@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import run_evald
+from conftest import SANITIZER, run_evald
 
 JWT = "streamed-bodies-tests-jwt-secret-0123456789abcdef"
 
@@ -86,7 +86,11 @@ def test_a_large_export_is_streamed_from_a_spool_file_not_memory(big):
         # and the spool file is already gone from the temporary directory.
         grown = rss_bytes(srv.pid) - before
         print(f"export of {length} bytes: resident memory grew by {grown} bytes")
-        assert grown < length / 2, f"resident memory grew by {grown} bytes for a {length}-byte body"
+        # Not under ASan: its quarantine keeps up to 256 MB of freed blocks resident (414 MB
+        # of growth measured for this export), whatever the server holds.
+        if not SANITIZER:
+            assert grown < length / 2, \
+                f"resident memory grew by {grown} bytes for a {length}-byte body"
         assert list(big["spool"].iterdir()) == []
         body = bytearray(rest)
         while len(body) < length:
