@@ -16,51 +16,32 @@ namespace {
 
 std::int64_t seconds_up(std::int64_t ms) { return (ms + 999) / 1000; }
 
-// Appends the decimal digits of `v` (std::to_chars: no locale, no format string to parse).
-void append_int(std::string& out, long long v) {
-  char digits[24];
-  const auto r = std::to_chars(std::begin(digits), std::end(digits), v);
-  out.append(digits, r.ptr);
-}
-
 // The headers are new to the response (nothing before this layer sets them): appended, not
-// replaced, and built in one reused buffer; this runs on every limited request.
-void set_headers(http::Response& res, const ratelimit::RuleOutcome& o) {
-  const auto& r = *o.rule;
-  const auto limit = static_cast<long long>(r.burst);
+// replaced. This runs on every limited request: what depends on the rule alone was rendered
+// when the rules were loaded, and the two numbers that change are written once each.
+void set_headers(http::Response& res, const ratelimit::RuleOutcome& o,
+                 const ratelimit::RuleSet& rules) {
+  const auto& t = rules.header_texts(o.rule);
   const auto remaining = static_cast<long long>(std::floor(std::max(0.0, o.verdict.remaining)));
   const auto reset = seconds_up(std::max(o.verdict.reset_ms, o.blocked ? o.blocked_ms : 0));
-  const auto window = std::chrono::duration_cast<std::chrono::seconds>(r.window).count();
-  std::string v;
-  v.reserve(64 + r.name.size());
-  auto add_int = [&](std::string_view name, long long value) {
-    v.clear();
-    append_int(v, value);
-    res.headers.add(name, v);
-  };
+  char remaining_digits[24];
+  char reset_digits[24];
+  const std::string_view remaining_text(
+      remaining_digits,
+      std::to_chars(std::begin(remaining_digits), std::end(remaining_digits), remaining).ptr);
+  const std::string_view reset_text(
+      reset_digits, std::to_chars(std::begin(reset_digits), std::end(reset_digits), reset).ptr);
   res.headers.reserve(res.headers.fields().size() + 6);
-  add_int("X-RateLimit-Limit", limit);
-  add_int("X-RateLimit-Remaining", remaining);
-  add_int("X-RateLimit-Reset", reset);
-  add_int("X-RateLimit-Window", window);
+  res.headers.add("X-RateLimit-Limit", t.limit);
+  res.headers.add("X-RateLimit-Remaining", remaining_text);
+  res.headers.add("X-RateLimit-Reset", reset_text);
+  res.headers.add("X-RateLimit-Window", t.window);
   // draft-ietf-httpapi-ratelimit-headers-07
-  v.clear();
-  append_int(v, static_cast<long long>(r.limit));
-  v += ";w=";
-  append_int(v, window);
-  v += ";burst=";
-  append_int(v, limit);
-  v += ";policy=\"";
-  v += r.name;
-  v += '"';
-  res.headers.add("RateLimit-Policy", v);
-  v.clear();
-  v += "limit=";
-  append_int(v, limit);
-  v += ", remaining=";
-  append_int(v, remaining);
-  v += ", reset=";
-  append_int(v, reset);
+  res.headers.add("RateLimit-Policy", t.policy);
+  std::string v;
+  v.reserve(32 + t.limit.size() + remaining_text.size() + reset_text.size());
+  v.append("limit=").append(t.limit).append(", remaining=").append(remaining_text);
+  v.append(", reset=").append(reset_text);
   res.headers.add("RateLimit", v);
 }
 
@@ -123,12 +104,14 @@ class RateLimit final : public http::Middleware {
           0,
           {}});
       res.headers.set("Retry-After", std::to_string(retry));
-      set_headers(res, o);
+      set_headers(res, o, *d.rules);
       if (limiter_.should_report(o.key)) report(req, ctx, info, o);
       co_return res;
     }
     http::Response res = co_await next(req, ctx);
-    if (d.tightest >= 0) set_headers(res, d.outcomes[static_cast<std::size_t>(d.tightest)]);
+    if (d.tightest >= 0) {
+      set_headers(res, d.outcomes[static_cast<std::size_t>(d.tightest)], *d.rules);
+    }
     co_return res;
   }
 

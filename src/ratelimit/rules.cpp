@@ -18,6 +18,17 @@ Rule make(std::string name, Scope scope, double limit, seconds window,
   return r;
 }
 
+RuleHeaderTexts header_texts_of(const Rule& r) {
+  const auto window = std::chrono::duration_cast<std::chrono::seconds>(r.window).count();
+  RuleHeaderTexts t;
+  t.limit = std::to_string(static_cast<long long>(r.burst));
+  t.window = std::to_string(window);
+  // draft-ietf-httpapi-ratelimit-headers-07
+  t.policy = std::to_string(static_cast<long long>(r.limit)) + ";w=" + t.window +
+             ";burst=" + t.limit + ";policy=\"" + r.name + '"';
+  return t;
+}
+
 }  // namespace
 
 std::size_t stripe() {
@@ -40,6 +51,7 @@ std::array<std::uint64_t, 4> RuleCounters::sum() const {
 RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     counters_.push_back(std::make_shared<RuleCounters>());
+    texts_.push_back(header_texts_of(rules_[i]));
     const auto& name = rules_[i].name;
     const auto colon = name.find(':');
     const std::string match = colon == std::string::npos ? "" : name.substr(colon + 1);

@@ -34,6 +34,13 @@ struct RuleCounters {
   std::array<std::uint64_t, 4> sum() const;
 };
 
+/// The values of a rule's headers that depend on the rule alone, rendered once.
+struct RuleHeaderTexts {
+  std::string limit;   ///< X-RateLimit-Limit: the burst
+  std::string window;  ///< X-RateLimit-Window: seconds
+  std::string policy;  ///< RateLimit-Policy: `<limit>;w=<window>;burst=<burst>;policy="<name>"`
+};
+
 class RuleSet {
  public:
   explicit RuleSet(std::vector<Rule> rules);
@@ -51,6 +58,10 @@ class RuleSet {
   RuleCounters& counters(const Rule* rule) const {
     return *counters_[static_cast<std::size_t>(rule - rules_.data())];
   }
+  /// The header values of a rule of this set.
+  const RuleHeaderTexts& header_texts(const Rule* rule) const {
+    return texts_[static_cast<std::size_t>(rule - rules_.data())];
+  }
   /// Takes over the counters of `older`'s rules of the same name, so that counts run on across
   /// a reload without a gap.
   void share_counters_with(const RuleSet& older);
@@ -64,6 +75,7 @@ class RuleSet {
   Index per_ip_, per_user_, per_endpoint_;
   std::optional<std::size_t> global_;
   std::vector<std::shared_ptr<RuleCounters>> counters_;
+  std::vector<RuleHeaderTexts> texts_;
 };
 
 /// per IP: login 5/300 s (penalty 900 s), upload 10/60 s, admin 20/60 s, api 60/60 s;
