@@ -96,7 +96,7 @@ std::string read_name(http::Fields& f, std::string_view field) {
   return checked<std::string>(
       f, [&] { return f.required_string(field, 1, kMaxName); },
       [](const std::string& s) { return !domain::has_control_chars(s); }, field,
-      "Must not contain control characters", "value_error.control_chars");
+      "Must not contain control characters", "value_error.control_characters");
 }
 
 std::string read_phone(http::Fields& f, bool required) {
@@ -580,7 +580,7 @@ void secretary_routes(AppContext& app, std::shared_ptr<Services> svc,
         in.reason = checked<std::string>(
             f, [&] { return f.required_string("reason", 1, kMaxReason); },
             [](const std::string& s) { return !domain::has_control_chars(s, true); }, "reason",
-            "Must not contain control characters", "value_error.control_chars");
+            "Must not contain control characters", "value_error.control_characters");
         const auto before = f.errors().size();
         in.password = f.required_string("password", 1, kMaxRawPassword);
         if (f.errors().size() == before) check_password(f, in.password, in.login_id, in.email);
@@ -705,7 +705,8 @@ void secretary_routes(AppContext& app, std::shared_ptr<Services> svc,
           f.reject_unknown({"reason"});
           reason = f.optional_string("reason", kMaxReason);
           if (reason && domain::has_control_chars(*reason, true)) {
-            f.fail("reason", "Must not contain control characters", "value_error.control_chars");
+            f.fail("reason", "Must not contain control characters",
+                   "value_error.control_characters");
           }
           if (!f.ok()) co_return Response::from_error(f.error());
         }

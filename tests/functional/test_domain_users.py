@@ -349,6 +349,21 @@ def test_signup_refuses_bad_input(w, body, fields):
     assert w.db.snapshot() == before
 
 
+def test_control_characters_have_the_common_error_code(w):
+    """Names and reasons with control characters are refused with the code every other
+    text field uses (value_error.control_characters)."""
+    before = w.db.snapshot()
+    cases = [("/api/users", w.admin.token, good_user(user_name="bell\u0007name"), "user_name"),
+             ("/auth/secretary-signup", None, signup_body(name="tab\there"), "name"),
+             ("/auth/secretary-signup", None, signup_body(reason="esc\u001b[2J"), "reason")]
+    for path, token, body, field in cases:
+        b = assert_error(w.st.post(path, token, json=body) if token else
+                         w.st.post(path, json=body), 400, "VALIDATION_ERROR")
+        codes = {d["field"]: d["code"] for d in b["details"]}
+        assert codes == {field: "value_error.control_characters"}, (path, b)
+    assert w.db.snapshot() == before
+
+
 def test_bodies_that_are_not_json_objects(w):
     st = w.st
     before = w.db.snapshot()
