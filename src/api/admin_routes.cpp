@@ -253,7 +253,8 @@ std::vector<http::RouteSpec> admin_routes(AppContext& app) {
     body["connections"] =
         json::object{{"open", app.server_state->open_connections.load()},
                      {"refused", app.server_state->refused_connections.load()},
-                     {"displaced", app.server_state->displaced_connections.load()}};
+                     {"displaced", app.server_state->displaced_connections.load()},
+                     {"tls_handshake_failures", app.server_state->tls_handshake_failures.load()}};
     body["backups"] =
         app.backups ? json::value(backup_stats_json(app.backups->stats())) : json::value();
     co_return ok_json(body);

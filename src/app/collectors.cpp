@@ -4,6 +4,7 @@
 
 #include "app/app_context.hpp"
 #include "metrics/registry.hpp"
+#include "net/server.hpp"
 
 namespace evald {
 namespace {
@@ -128,6 +129,24 @@ void collect_auth(AppContext& app, std::vector<MetricFamily>& out) {
   out.push_back(std::move(f));
 }
 
+void collect_connections(const net::ServerState& st, std::vector<MetricFamily>& out) {
+  auto open = family("evald_connections_open", "Client connections open now", MetricType::Gauge);
+  sample(open, static_cast<double>(st.open_connections.load(std::memory_order_relaxed)));
+  out.push_back(std::move(open));
+  auto closed = family("evald_connections_closed_early_total",
+                       "Client connections closed by evald before any request: refused at "
+                       "MAX_CONNECTIONS with none idle, displaced (idle the longest, closed to "
+                       "let a new client in), or a failed TLS handshake",
+                       MetricType::Counter);
+  sample(closed, static_cast<double>(st.refused_connections.load(std::memory_order_relaxed)),
+         {{"reason", "refused"}});
+  sample(closed, static_cast<double>(st.displaced_connections.load(std::memory_order_relaxed)),
+         {{"reason", "displaced"}});
+  sample(closed, static_cast<double>(st.tls_handshake_failures.load(std::memory_order_relaxed)),
+         {{"reason", "tls_handshake_failed"}});
+  out.push_back(std::move(closed));
+}
+
 }  // namespace
 
 void register_collectors(AppContext& app) {
@@ -140,6 +159,9 @@ void register_collectors(AppContext& app) {
   m.add_collector([&app](std::vector<MetricFamily>& out) { collect_database(app, out); });
   m.add_collector([&app](std::vector<MetricFamily>& out) { collect_rate_limits(app, out); });
   m.add_collector([&app](std::vector<MetricFamily>& out) { collect_auth(app, out); });
+  m.add_collector([&app](std::vector<MetricFamily>& out) {
+    if (app.server_state) collect_connections(*app.server_state, out);
+  });
   m.add_collector([&app](std::vector<MetricFamily>& out) {
     if (!app.backups) return;
     const auto s = app.backups->stats();

@@ -498,7 +498,7 @@ def test_max_connections(evald):
     """At the limit a new client takes the place of the connection idle longest; when every
     connection is busy with a request, it is closed at once without an answer."""
     n = 3
-    srv = evald(env={"MAX_CONNECTIONS": str(n), "THREADS": "1"})
+    srv = evald(env={"MAX_CONNECTIONS": str(n), "THREADS": "1", "METRICS_TOKEN": "m" * 32})
     deadline = time.monotonic() + 5
     held = []
     for _ in range(n):
@@ -545,6 +545,14 @@ def test_max_connections(evald):
     more = [_open_served_connection(srv.port, time.monotonic() + 5) for _ in range(n)]
     for c in more:
         c.close()
+    # Both kinds of early close are counted for Prometheus.
+    r = requests.get(f"http://127.0.0.1:{srv.port}/health/metrics", timeout=5,
+                     headers={"Authorization": "Bearer " + "m" * 32})
+    assert r.status_code == 200, r.text[:300]
+    closed = {line.split('"')[1]: float(line.rsplit(" ", 1)[1]) for line in r.text.splitlines()
+              if line.startswith("evald_connections_closed_early_total{")}
+    assert closed["displaced"] >= 1 and closed["refused"] >= 1, closed
+    assert closed["tls_handshake_failed"] == 0, closed
 
 
 # --- concurrency -------------------------------------------------------------------------------

@@ -105,6 +105,15 @@ def test_plain_http_to_the_https_port_gets_no_answer_and_others_are_served(st):
             got += chunk
         assert not got.startswith(b"HTTP/"), got[:100]
     assert st.get("/health/ping").status_code == 200
+    # Counted: in Prometheus's series and in the comprehensive status.
+    token = st.login(st.admin).token
+    r = st.get("/health/metrics", token)
+    assert r.status_code == 200, r.text[:300]
+    failed = [float(line.rsplit(" ", 1)[1]) for line in r.text.splitlines()
+              if line.startswith('evald_connections_closed_early_total{reason="tls_handshake_failed"}')]
+    assert failed and failed[0] >= 1, failed
+    conns = st.get("/status/comprehensive", token).json()["connections"]
+    assert conns["tls_handshake_failures"] >= 1, conns
 
 
 def test_a_bad_certificate_or_key_stops_the_start(tmp_path, certs):
