@@ -28,6 +28,18 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   return n;
 }
 
+// Appends the non-ASCII sequence starting at s[i] if it is valid UTF-8, else U+FFFD for its
+// first byte; returns where the next character starts.
+std::size_t append_sequence_or_replacement(std::string& out, std::string_view s, std::size_t i) {
+  const std::size_t n = utf8_sequence_length(s, i);
+  if (n == 0) {
+    out += "\xef\xbf\xbd";  // U+FFFD
+    return i + 1;
+  }
+  out.append(s.substr(i, n));
+  return i + n;
+}
+
 }  // namespace
 
 void json_escape_append(std::string& out, std::string_view s) {
@@ -63,14 +75,7 @@ void json_escape_append(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    const std::size_t n = utf8_sequence_length(s, i);
-    if (n == 0) {
-      out += "\xef\xbf\xbd";  // U+FFFD
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
+    i = append_sequence_or_replacement(out, s, i);
   }
 }
 
@@ -92,13 +97,10 @@ std::string to_valid_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);
   for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = static_cast<unsigned char>(s[i]) < 0x80 ? 1 : utf8_sequence_length(s, i);
-    if (n == 0) {
-      out += "\xef\xbf\xbd";  // U+FFFD
-      ++i;
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      out += s[i++];
     } else {
-      out.append(s.substr(i, n));
-      i += n;
+      i = append_sequence_or_replacement(out, s, i);
     }
   }
   return out;
