@@ -18,18 +18,11 @@ INSTANCES=${INSTANCES:-3}
 COMPANIES=${COMPANIES:-1000}
 EVALUATORS=${EVALUATORS:-200}
 PER_COMPANY=${PER_COMPANY:-10}
-work=$(mktemp -d /tmp/evald-bench-cluster.XXXXXX)
-pg_dir=$(mktemp -d /tmp/evald-bench-cluster-pg.XXXXXX)  # the postgres user must enter it
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  scripts/test-postgres.sh kill "$pg_dir" >/dev/null 2>&1 || true
-  [[ -n "${KEEP_WORK:-}" ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-
 source bench/lib.sh
+bench_setup bench-cluster
+pg_dir=$(mktemp -d /tmp/evald-bench-cluster-pg.XXXXXX)  # the postgres user must enter it
+on_cleanup() { scripts/test-postgres.sh kill "$pg_dir" >/dev/null 2>&1 || true; }
+
 on_wait_failure() { tail -n 5 "$work"/evald-*/evald.log "$work/nginx/error.log" >&2 2>/dev/null || true; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -14,18 +14,10 @@ EVALD=$(realpath "${EVALD:-build/evald}")
 COMPANIES=${COMPANIES:-1000}
 EVALUATORS=${EVALUATORS:-200}
 PER_COMPANY=${PER_COMPANY:-10}
-work=$(mktemp -d /tmp/evald-bench-domain.XXXXXX)
-pg_dir=$(mktemp -d /tmp/evald-bench-domain-pg.XXXXXX)  # the postgres user must enter it
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  scripts/test-postgres.sh kill "$pg_dir" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 source bench/lib.sh
+bench_setup bench-domain
+pg_dir=$(mktemp -d /tmp/evald-bench-domain-pg.XXXXXX)  # the postgres user must enter it
+on_cleanup() { scripts/test-postgres.sh kill "$pg_dir" >/dev/null 2>&1 || true; }
 
 start_nginx_ping
 pg_url=$(scripts/test-postgres.sh start "$pg_dir" | tail -1)

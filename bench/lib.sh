@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shell helpers shared by the bench scripts (sourced, from the repository's root). A script that
-# sources this sets `work` (its scratch directory) and `pids=()` (what its cleanup kills) first.
+# Shell helpers shared by the bench scripts (sourced, from the repository's root). A script
+# calls bench_setup NAME first: it sets `work` (its scratch directory) and `pids=()` (what the
+# exit trap kills).
 
 BENCH_PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
 
@@ -91,4 +92,31 @@ run_wrk() {
   after=$(cpu_ticks $servers)
   echo "$name $(grep '^RESULT' "$work/wrk.out") cpu_ticks=$((after - before)) rss_kib=$rss" \
     >> "$work/results"
+}
+
+# bench_setup NAME: the scratch directory /tmp/evald-NAME.* ($work), the processes to stop at exit
+# ($pids, appended to by the script) and the exit trap that stops them and removes $work
+# (kept when KEEP_WORK is set). A script may define on_cleanup, run after the processes are
+# stopped and before $work goes (to copy logs out, or stop PostgreSQL).
+bench_setup() {
+  work=$(mktemp -d "/tmp/evald-$1.XXXXXX")
+  pids=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if declare -F on_cleanup >/dev/null; then on_cleanup; fi
+  [[ -n "${KEEP_WORK:-}" ]] || rm -rf "$work"
+}
+
+# never_refusing_rules FILE: a RATE_LIMIT_RULES file with evald's three kinds of bucket (per IP,
+# per user, global) that never refuse, so that a limited run measures the decision, not refusals.
+never_refusing_rules() {
+  cat > "$1" <<'YAML'
+rules:
+  - {scope: per_ip, match: api, limit: 1000000000, window: 60}
+  - {scope: per_user, match: default, limit: 1000000000, window: 3600}
+  - {scope: global, limit: 1000000000, window: 60}
+YAML
 }

@@ -10,25 +10,12 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-100}
 WRK_THREADS=${WRK_THREADS:-2}
 EVALD=$(realpath "${EVALD:-build/evald}")
-work=$(mktemp -d /tmp/evald-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 source bench/lib.sh
+bench_setup bench
 
 start_nginx_ping
 
-# Rules that never refuse, so that the limited scenarios measure the decision, not refusals.
-cat > "$work/rules.yaml" <<'YAML'
-rules:
-  - {scope: per_ip, match: api, limit: 1000000000, window: 60}
-  - {scope: per_user, match: default, limit: 1000000000, window: 3600}
-  - {scope: global, limit: 1000000000, window: 60}
-YAML
+never_refusing_rules "$work/rules.yaml"
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
   --logfile "$work/redis.log" &

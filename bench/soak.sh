@@ -20,16 +20,9 @@ EVALUATORS=${EVALUATORS:-200}                 # at least the evaluator connectio
 PER_COMPANY=${PER_COMPANY:-10}
 EVALD=$(realpath "${EVALD:-build/evald}")
 SOAK_OUT=${SOAK_OUT:-$(mktemp -d /tmp/evald-soak.XXXXXX)}
-work=$(mktemp -d /tmp/evald-soak-work.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  cp "$work/evald.log" "$SOAK_OUT/" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 source bench/lib.sh
+bench_setup soak-work
+on_cleanup() { cp "$work/evald.log" "$SOAK_OUT/" 2>/dev/null || true; }
 on_wait_failure() { tail -n 20 "$work/evald.log" >&2; }
 
 secret=bench-secret-bench-secret-bench-secret
@@ -40,12 +33,7 @@ ENVIRONMENT=test JWT_SECRET=$secret "$EVALD" seed-demo --database-url "$db" \
 
 # As deployed: production settings, the access log on, rate limiting on, with rules that never
 # refuse (one client address sends everything here) so that the limiter's state is part of it.
-cat > "$work/rules.yaml" <<'YAML'
-rules:
-  - {scope: per_ip, match: api, limit: 1000000000, window: 60}
-  - {scope: per_user, match: default, limit: 1000000000, window: 3600}
-  - {scope: global, limit: 1000000000, window: 60}
-YAML
+never_refusing_rules "$work/rules.yaml"
 port=$(free_port)
 (cd "$work" && exec env ENVIRONMENT=production JWT_SECRET=$secret HOST=127.0.0.1 PORT=$port \
   LOG_LEVEL=info DATABASE_URL="$db" RATE_LIMIT_ENABLED=true RATE_LIMIT_RULES="$work/rules.yaml" \

@@ -17,15 +17,8 @@ WRK_TIMEOUT=${WRK_TIMEOUT:-10s}  # a slow answer is measured, not dropped as a t
 UVICORN_WORKERS=${UVICORN_WORKERS:-$(nproc)}
 EVALD=$(realpath "${EVALD:-build/evald}")
 SWEEP_OUT=${SWEEP_OUT:-$(mktemp -d /tmp/evald-sweep.XXXXXX)}
-work=$(mktemp -d /tmp/evald-sweep-work.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 source bench/lib.sh
+bench_setup sweep-work
 on_wait_failure() { tail -n 5 "$work/evald/evald.log" "$work/uvicorn.log" >&2 2>/dev/null || true; }
 
 # 1,000 connections: wrk, and each server, hold one descriptor per connection and more.
