@@ -34,10 +34,11 @@ void exercise(const ratelimit::RuleSet& rules, const std::string& text) {
     for (int repeat = 0; repeat < 3; ++repeat) {
       for (const char* category : kCategories) {
         const char* role = kRoles[n % 4];
-        ratelimit::RequestInfo req;
+        const std::string user_id = *role ? std::string("user-") + role : "";
+        ratelimit::RequestInfo req;  // views: user_id outlives it
         req.client_ip = n % 3 ? "203.0.113.9" : "2001:db8::1";
         req.role = role;
-        req.user_id = *role ? std::string("user-") + role : "";
+        req.user_id = user_id;
         req.category = category;
         req.route = "/api/projects";
         const auto d = limiter.check_local(req);

@@ -72,18 +72,19 @@ class RateLimit final : public http::Middleware {
         co_return co_await next(req, ctx);
       }
     }
-    ratelimit::RequestInfo info;
+    ratelimit::RequestInfo info;  // views into ctx and the route table, which outlive it
     info.client_ip = ctx.client_ip;
-    info.category = std::string(http::to_string(ctx.route->rate_category));
+    info.category = http::to_string(ctx.route->rate_category);
     info.route = ctx.route->path;
     // Per-user buckets key on the user of a validly signed token (the session is checked
     // later, by authentication; a signature is enough to know whose bucket it is).
     if (auto auth = req.headers.get("Authorization");
         auth && auth->size() > 7 && http::iequals(auth->substr(0, 7), "bearer ")) {
       if (auto claims = auth_.verify_token(auth->substr(7))) {
-        ctx.token = http::VerifiedToken{claims->user_id, claims->role, claims->session_id};
-        info.user_id = claims->user_id;
-        info.role = claims->role;
+        ctx.token = http::VerifiedToken{std::move(claims->user_id), std::move(claims->role),
+                                        std::move(claims->session_id)};
+        info.user_id = ctx.token->user_id;
+        info.role = ctx.token->role;
       }
     }
     // (Not a conditional expression: GCC 12 miscompiles co_await inside one.)
@@ -105,7 +106,9 @@ class RateLimit final : public http::Middleware {
           {}});
       res.headers.set("Retry-After", std::to_string(retry));
       set_headers(res, o, *d.rules);
-      if (limiter_.should_report(o.key)) report(req, ctx, info, o);
+      if (limiter_.should_report(d.key(static_cast<std::size_t>(d.violated)))) {
+        report(req, ctx, info, o);
+      }
       co_return res;
     }
     http::Response res = co_await next(req, ctx);
@@ -122,7 +125,8 @@ class RateLimit final : public http::Middleware {
     auth::ClientInfo client = auth::client_info(req, ctx);
     http::Principal who;
     who.user_id = info.user_id;
-    std::string details = o.rule->name + " on " + info.route + (o.blocked ? " (penalty)" : "");
+    std::string details =
+        o.rule->name + " on " + std::string(info.route) + (o.blocked ? " (penalty)" : "");
     workers_.post([&auth = auth_, client = std::move(client), who = std::move(who),
                    details = std::move(details)] {
       (void)auth.record("excess_rate_limit_exceeded", who.user_id.empty() ? nullptr : &who, "",

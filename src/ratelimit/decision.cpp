@@ -1,6 +1,22 @@
 #include "ratelimit/decision.hpp"
 
+#include <algorithm>
+
 namespace evald::ratelimit {
+
+void Checks::add(const Rule* rule, std::initializer_list<std::string_view> parts) {
+  std::size_t size = rule->name.size();
+  for (auto p : parts) size += 1 + p.size();
+  const std::size_t at = text_.size();
+  text_.resize(at + size);  // one growth at most, then written in place
+  char* out = text_.data() + at;
+  out = std::copy(rule->name.begin(), rule->name.end(), out);
+  for (auto p : parts) {
+    *out++ = '|';
+    out = std::copy(p.begin(), p.end(), out);
+  }
+  items_.push_back({rule, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(size)});
+}
 
 std::string_view to_string(StoreMode m) {
   switch (m) {

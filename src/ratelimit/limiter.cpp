@@ -20,30 +20,18 @@ const Rule kEventsRule = events_rule();
 
 }  // namespace
 
-namespace {
-// "<rule>|<part>[|<part>]", allocated once.
-std::string key_of(const Rule& r, std::string_view a, std::string_view b = {}) {
-  std::string key;
-  key.reserve(r.name.size() + a.size() + b.size() + 2);
-  key.append(r.name).append(1, '|').append(a);
-  if (!b.empty()) key.append(1, '|').append(b);
-  return key;
-}
-}  // namespace
-
-std::vector<Check> checks_for(const RuleSet& rules, const RequestInfo& req) {
-  std::vector<Check> checks;
-  checks.reserve(4);
-  if (const Rule* r = rules.per_ip(req.category)) checks.push_back({r, key_of(*r, req.client_ip)});
+Checks checks_for(const RuleSet& rules, const RequestInfo& req) {
+  Checks checks;
+  if (const Rule* r = rules.per_ip(req.category)) checks.add(r, {req.client_ip});
   if (!req.user_id.empty()) {
-    if (const Rule* r = rules.per_user(req.role)) checks.push_back({r, key_of(*r, req.user_id)});
+    if (const Rule* r = rules.per_user(req.role)) checks.add(r, {req.user_id});
   }
   if (const Rule* r = rules.per_endpoint(req.category)) {
     // Keyed by who first, so that an admin clear of one user or IP finds all its endpoints.
-    const std::string& who = req.user_id.empty() ? req.client_ip : req.user_id;
-    checks.push_back({r, key_of(*r, who, req.route)});
+    const std::string_view who = req.user_id.empty() ? req.client_ip : req.user_id;
+    checks.add(r, {who, req.route});
   }
-  if (const Rule* r = rules.global()) checks.push_back({r, r->name});
+  if (const Rule* r = rules.global()) checks.add(r);
   return checks;
 }
 
@@ -97,6 +85,7 @@ boost::asio::awaitable<Decision> Limiter::check(const RequestInfo& request) {
   Decision d;
   if (shared) {
     d = std::move(*shared);
+    d.checks = std::move(checks);
   } else {
     d = local_.decide(std::move(checks), now_ms());
     d.store = StoreMode::kFallback;
@@ -120,11 +109,11 @@ void Limiter::record(const Decision& d, const RequestInfo& request) {
         counters.allowed.fetch_add(1, relaxed);
       } else {
         counters.shadow_refused.fetch_add(1, relaxed);
-        if (should_report("shadow|" + o.key)) {
+        if (should_report("shadow|" + std::string(d.key(i)))) {
           log::get("ratelimit")
               ->info("{}", log::Line("shadow rule would refuse")
                                .kv("rule", o.rule->name)
-                               .kv("key", o.key)
+                               .kv("key", d.key(i))
                                .kv("route", request.route));
         }
       }
@@ -141,20 +130,21 @@ void Limiter::record(const Decision& d, const RequestInfo& request) {
       // Every rule that boxed its key counts, not only the first that refused.
       counters.penalties.fetch_add(1, relaxed);
       if (boxed_until_.size() >= 100'000) boxed_until_.clear();
-      boxed_until_[o.key] = now_ms() + o.blocked_ms;
+      boxed_until_[std::string(d.key(i))] = now_ms() + o.blocked_ms;
     }
     if (static_cast<int>(i) == d.violated) {
       const auto wall =
           std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
               .count();
-      recent_.push_front(
-          Refusal{wall, o.key, o.rule->name, request.client_ip, request.route, o.blocked});
+      recent_.push_front(Refusal{wall, std::string(d.key(i)), o.rule->name,
+                                 std::string(request.client_ip), std::string(request.route),
+                                 o.blocked});
       if (recent_.size() > kRecentRefusals) recent_.pop_back();
     }
   }
 }
 
-bool Limiter::should_report(const std::string& key) {
+bool Limiter::should_report(std::string_view key) {
   const auto now = now_ms();
   std::lock_guard lock(mu_);
   auto it = reported_.find(key);
@@ -167,7 +157,7 @@ bool Limiter::should_report(const std::string& key) {
     });
     if (reported_.size() >= 10'000) reported_.clear();
   }
-  reported_[key] = now;
+  reported_.insert_or_assign(std::string(key), now);  // (rare: a refusal being reported)
   return true;
 }
 

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,12 +25,13 @@
 
 namespace evald::ratelimit {
 
+/// Views into the request: it must outlive the check.
 struct RequestInfo {
-  std::string client_ip;
-  std::string user_id;  ///< empty when anonymous
-  std::string role;
-  std::string category;  ///< the route's: login, upload, admin, api, bulk, export
-  std::string route;     ///< the route template, for per-endpoint buckets
+  std::string_view client_ip;
+  std::string_view user_id;  ///< empty when anonymous
+  std::string_view role;
+  std::string_view category;  ///< the route's: login, upload, admin, api, bulk, export
+  std::string_view route;     ///< the route template, for per-endpoint buckets
 };
 
 struct Refusal {
@@ -72,7 +74,7 @@ struct LimiterOptions {
 
 /// Builds a request's checks: per IP by category, per user by role, per endpoint by category
 /// (keyed on the user, or on the IP when anonymous), and the global rule.
-std::vector<Check> checks_for(const RuleSet& rules, const RequestInfo& request);
+Checks checks_for(const RuleSet& rules, const RequestInfo& request);
 
 class Limiter {
  public:
@@ -96,7 +98,7 @@ class Limiter {
   void count_bypass() { bypassed_.fetch_add(1, std::memory_order_relaxed); }
   /// Whether this refusal should become a security event: at most one per key per interval,
   /// and at most a few a second overall, so a flood cannot turn into a storm of writes.
-  bool should_report(const std::string& key);
+  bool should_report(std::string_view key);
 
   /// Clears the buckets and penalties of one identifier in one scope ("per_ip", "per_user",
   /// "per_endpoint" or "global"), in-process and in Redis when configured; how many keys went,
@@ -133,7 +135,11 @@ class Limiter {
   std::array<Totals, kStripes> totals_;
   mutable std::mutex mu_;  // recent_, reported_, boxed_until_, events_bucket_
   std::deque<Refusal> recent_;
-  std::unordered_map<std::string, std::int64_t> reported_;
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
+  std::unordered_map<std::string, std::int64_t, KeyHash, std::equal_to<>> reported_;
   std::unordered_map<std::string, std::int64_t> boxed_until_;  ///< steady ms
   Bucket events_bucket_;
 };

@@ -1,20 +1,15 @@
 #include "ratelimit/local_store.hpp"
 
 #include <algorithm>
-#include <boost/container/small_vector.hpp>
 #include <functional>
 
 namespace evald::ratelimit {
-namespace {
-template <class T>
-using Small = boost::container::small_vector<T, 6>;
-}  // namespace
 
 LocalStore::LocalStore(std::size_t max_keys)
     : max_per_shard_(std::max<std::size_t>(1, max_keys / kShards)) {}
 
-std::size_t LocalStore::shard_of(const std::string& key) const {
-  return std::hash<std::string>{}(key) % kShards;
+std::size_t LocalStore::shard_of(std::string_view key) {
+  return std::hash<std::string_view>{}(key) % kShards;
 }
 
 // A bucket that has refilled completely and is not in the box holds no information.
@@ -27,40 +22,65 @@ void LocalStore::evict_idle(Shard& s, std::int64_t now_ms) {
   });
 }
 
-Decision LocalStore::decide(std::vector<Check> checks, std::int64_t now_ms) {
-  // A request has a handful of checks: no allocation for the bookkeeping.
-  Small<std::size_t> order;
-  for (const auto& c : checks) order.push_back(shard_of(c.key));
-  Small<std::size_t> locked = order;
+LocalStore::Entry& LocalStore::global_entry(std::string_view name) {
+  if (!global_.used || global_.name != name) {
+    global_.used = true;
+    global_.name = name;
+    global_.entry = Entry{};
+  }
+  return global_.entry;
+}
+
+Decision LocalStore::decide(Checks checks, std::int64_t now_ms) {
+  // A request has a handful of checks: no allocation for the bookkeeping. The shards' locks
+  // are taken in ascending order, the global bucket's last: a fixed order, so no deadlock.
+  constexpr std::size_t kGlobal = kShards;
+  Few<std::size_t> where;
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    where.push_back(checks.rule(i)->scope == Scope::kGlobal ? kGlobal : shard_of(checks.key(i)));
+  }
+  Few<std::size_t> locked = where;
   std::sort(locked.begin(), locked.end());
   locked.erase(std::unique(locked.begin(), locked.end()), locked.end());
-  Small<std::unique_lock<SpinLock>> locks;
-  for (auto i : locked) locks.emplace_back(shards_[i].mu);  // a fixed order: no deadlock
+  Few<std::unique_lock<SpinLock>> locks;
+  for (auto i : locked) locks.emplace_back(i == kGlobal ? global_.mu : shards_[i].mu);
+
+  // Evictions first: one during the lookups could free an entry an earlier check just found.
+  for (auto i : locked) {
+    if (i != kGlobal && shards_[i].entries.size() >= max_per_shard_) evict_idle(shards_[i], now_ms);
+  }
 
   Decision d;
-  d.outcomes.reserve(checks.size());
-  Small<Entry*> entries;
+  Few<Entry*> entries;
   for (std::size_t i = 0; i < checks.size(); ++i) {
-    Shard& s = shards_[order[i]];
-    if (s.entries.size() >= max_per_shard_) evict_idle(s, now_ms);
-    Entry& e = s.entries[checks[i].key];
-    e.per_ms = checks[i].rule->per_ms();
-    entries.push_back(&e);
+    const Rule& rule = *checks.rule(i);
+    const std::string_view key = checks.key(i);
+    Entry* e = nullptr;
+    if (where[i] == kGlobal) {
+      e = &global_entry(key);
+    } else {
+      Shard& s = shards_[where[i]];
+      auto it = s.entries.find(key);
+      if (it == s.entries.end()) it = s.entries.emplace(std::string(key), Entry{}).first;
+      e = &it->second;  // nodes are stable: later insertions leave this pointer valid
+    }
+    e->per_ms = rule.per_ms();
+    entries.push_back(e);
     RuleOutcome o;
-    o.rule = checks[i].rule;
-    o.key = std::move(checks[i].key);
-    o.verdict = peek(e.bucket, *o.rule, now_ms);
-    if (blocked(e.penalty, now_ms)) {
+    o.rule = &rule;
+    o.verdict = peek(e->bucket, rule, now_ms);
+    // A rule without a penalty has no box (as in the Redis store, which keeps none for it).
+    if (rule.penalty.count() > 0 && blocked(e->penalty, now_ms)) {
       o.blocked = true;
-      o.blocked_ms = e.penalty.blocked_until_ms - now_ms;
+      o.blocked_ms = e->penalty.blocked_until_ms - now_ms;
       o.verdict.allowed = false;
       o.verdict.retry_ms = std::max(o.verdict.retry_ms, o.blocked_ms);
     }
-    d.outcomes.push_back(std::move(o));
+    d.outcomes.push_back(o);
   }
   summarize(d);
 
-  for (std::size_t i = 0; i < checks.size(); ++i) {
+  for (std::size_t i = 0; i < d.outcomes.size(); ++i) {
     RuleOutcome& o = d.outcomes[i];
     if (d.allowed && o.verdict.allowed) {
       commit(entries[i]->bucket, *o.rule, now_ms);
@@ -77,12 +97,22 @@ Decision LocalStore::decide(std::vector<Check> checks, std::int64_t now_ms) {
       }
     }
   }
+  locks.clear();
 
   summarize(d);  // penalties may have changed which rule is tightest
+  d.checks = std::move(checks);
   return d;
 }
 
 bool LocalStore::clear(const std::string& key) {
+  {
+    std::lock_guard lock(global_.mu);
+    if (global_.used && global_.name == key) {
+      global_.used = false;
+      global_.entry = Entry{};
+      return true;
+    }
+  }
   Shard& s = shards_[shard_of(key)];
   std::lock_guard lock(s.mu);
   return s.entries.erase(key) > 0;
@@ -90,6 +120,14 @@ bool LocalStore::clear(const std::string& key) {
 
 std::size_t LocalStore::clear_prefix(const std::string& prefix) {
   std::size_t n = 0;
+  {
+    std::lock_guard lock(global_.mu);
+    if (global_.used && global_.name.starts_with(prefix)) {
+      global_.used = false;
+      global_.entry = Entry{};
+      ++n;
+    }
+  }
   for (auto& s : shards_) {
     std::lock_guard lock(s.mu);
     n += std::erase_if(s.entries, [&](const auto& kv) { return kv.first.starts_with(prefix); });
@@ -99,6 +137,10 @@ std::size_t LocalStore::clear_prefix(const std::string& prefix) {
 
 std::size_t LocalStore::size() const {
   std::size_t n = 0;
+  {
+    std::lock_guard lock(global_.mu);
+    n += global_.used ? 1 : 0;
+  }
   for (const auto& s : shards_) {
     std::lock_guard lock(s.mu);
     n += s.entries.size();

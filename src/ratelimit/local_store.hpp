@@ -3,12 +3,17 @@
 /// rarely contend; one decision checks and updates every bucket of a request under its shards'
 /// locks (taken in a fixed order), so a request passes only if every rule allows it and a
 /// refused request consumes nothing. Idle buckets are evicted to bound memory.
+///
+/// The global bucket, which every request on every thread draws from, has a slot of its own:
+/// its lock and its state share one cache line, and finding it takes no hashing, so the one
+/// line the I/O threads must pass between them is all it costs.
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -36,8 +41,8 @@ class LocalStore {
  public:
   explicit LocalStore(std::size_t max_keys = 1'000'000);
 
-  /// Takes the checks by value: their keys move into the outcomes.
-  Decision decide(std::vector<Check> checks, std::int64_t now_ms);
+  /// The decision over every bucket of `checks` (which move into it).
+  Decision decide(Checks checks, std::int64_t now_ms);
   /// Forgets the bucket and penalty of a key; true when there was one.
   bool clear(const std::string& key);
   /// Forgets every key that begins with `prefix`; how many.
@@ -50,16 +55,31 @@ class LocalStore {
     Penalty penalty;
     double per_ms = 0;  ///< the rule's refill when last used, for eviction
   };
+  // Looked up by the key's text without building a string (C++20 heterogeneous lookup).
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
   struct alignas(64) Shard {
     mutable SpinLock mu;
-    std::unordered_map<std::string, Entry> entries;
+    std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries;
+  };
+  // The bucket of the global rule, under the rule's name: after a reload, a global rule of
+  // another name starts from a full bucket, as it would under a new key.
+  struct alignas(64) Global {
+    mutable SpinLock mu;
+    bool used = false;
+    Entry entry;
+    std::string name;  // read-only while in use: its line is shared, not passed around
   };
   static constexpr std::size_t kShards = 32;
-  std::size_t shard_of(const std::string& key) const;
+  static std::size_t shard_of(std::string_view key);
   void evict_idle(Shard& s, std::int64_t now_ms);
+  Entry& global_entry(std::string_view name);  // under global_.mu
 
   std::size_t max_per_shard_;
   std::array<Shard, kShards> shards_;
+  Global global_;
 };
 
 }  // namespace evald::ratelimit

@@ -10,10 +10,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <cmath>
+#include <concepts>
 #include <cstdio>
+#include <string_view>
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -27,20 +30,32 @@ using std::chrono::milliseconds;
 namespace {
 
 // One call decides every request waiting on a connection (coalesced within one turn of its
-// event loop). KEYS: per request, its n buckets then their n penalty boxes. ARGV[1]: the number
-// of requests; then per request n and eight values per check: refill per ms, burst, cost,
-// penalty ms, penalty threshold, penalty window ms, penalty cap ms, shadow (1/0). A bucket is
-// the string "<tokens used>:<updated ms>" (see Bucket) that expires when it would be full
-// again; a box is "<window start>:<refusals>:<offences>:<blocked until>", kept only for rules
-// with a penalty. Each distinct key is read once (one MGET) and written once at the end, so a
-// bucket every request shares (the global one) costs one read and one write per call, not per
-// request. Requests are decided in order, as if one after the other. Returns now, then per
-// request: allowed, and seven integers per check: allowed, remaining x 1000, retry ms, reset ms,
-// blocked, blocked ms, newly blocked. Same arithmetic as bucket.cpp.
+// event loop). ARGV: the number of rules R, then seven values per rule: refill per ms, burst,
+// penalty ms, penalty threshold, penalty window ms, penalty cap ms, shadow (1/0); then the
+// number of requests, and per request its number of checks n and each check's rule (1..R).
+// KEYS: per check, its bucket, then its penalty box when the rule has a penalty (a rule
+// without one has no box). Each check takes one token. A bucket is the string "<tokens
+// used>:<updated ms>" (see Bucket) that expires when it would be full again; a box is "<window
+// start>:<refusals>:<offences>:<blocked until>". Each distinct key is read once (one MGET) and
+// written once at the end, so a bucket every request shares (the global one) costs one read and
+// one write per call, not per request. Requests are decided in order, as if one after the
+// other. Returns one string of space-separated integers: now, then per request: allowed, and
+// seven per check: allowed, remaining x 1000, retry ms, reset ms, blocked, blocked ms, newly
+// blocked (one string, not an array: the client parses it without an object per number).
+// Same arithmetic as bucket.cpp.
 const std::string kScript = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local eps = 1e-9
+local rules = {}
+local ai = 2
+for i = 1, tonumber(ARGV[1]) do
+  rules[i] = {per_ms = tonumber(ARGV[ai]), burst = tonumber(ARGV[ai + 1]),
+              penalty = tonumber(ARGV[ai + 2]), threshold = tonumber(ARGV[ai + 3]),
+              pwindow = tonumber(ARGV[ai + 4]), cap = tonumber(ARGV[ai + 5]),
+              shadow = ARGV[ai + 6] == '1'}
+  ai = ai + 7
+end
 local state = {}
 local names = {}
 for _, k in ipairs(KEYS) do
@@ -75,40 +90,43 @@ local function box(k)
   return s
 end
 local out = {now}
-local ki, ai = 0, 2
-for _ = 1, tonumber(ARGV[1]) do
+local ki = 1
+-- Per check of the current request, reused from one request to the next.
+local rs, bs, xs, tokens, has, ok, blocked = {}, {}, {}, {}, {}, {}, {}
+local nreq = tonumber(ARGV[ai])
+ai = ai + 1
+for _ = 1, nreq do
   local n = tonumber(ARGV[ai])
   ai = ai + 1
-  local rs = {}
   local allowed = true
   for i = 1, n do
-    local r = {per_ms = tonumber(ARGV[ai]), burst = tonumber(ARGV[ai + 1]),
-               cost = tonumber(ARGV[ai + 2]), penalty = tonumber(ARGV[ai + 3]),
-               threshold = tonumber(ARGV[ai + 4]), pwindow = tonumber(ARGV[ai + 5]),
-               cap = tonumber(ARGV[ai + 6]), shadow = ARGV[ai + 7] == '1'}
-    ai = ai + 8
-    r.b = bucket(KEYS[ki + i], r.per_ms)
-    r.x = box(KEYS[ki + n + i])
-    r.tokens = math.max(0, r.burst - r.b.used)
-    r.blocked = now < r.x.bu
-    r.has = r.tokens + eps >= r.cost
-    r.ok = r.has and not r.blocked
-    if not r.ok and not r.shadow then allowed = false end
-    rs[i] = r
+    local r = rules[tonumber(ARGV[ai])]
+    ai = ai + 1
+    local b = bucket(KEYS[ki], r.per_ms)
+    ki = ki + 1
+    local x = false
+    if r.penalty > 0 then
+      x = box(KEYS[ki])
+      ki = ki + 1
+    end
+    rs[i], bs[i], xs[i] = r, b, x
+    tokens[i] = math.max(0, r.burst - b.used)
+    blocked[i] = x and now < x.bu
+    has[i] = tokens[i] + eps >= 1
+    ok[i] = has[i] and not blocked[i]
+    if not ok[i] and not r.shadow then allowed = false end
   end
-  ki = ki + 2 * n
   out[#out + 1] = allowed and 1 or 0
   for i = 1, n do
-    local r = rs[i]
-    local b, x = r.b, r.x
-    local remaining = r.tokens
+    local r, b, x = rs[i], bs[i], xs[i]
+    local remaining = tokens[i]
     local newly = false
-    if allowed and r.ok then
-      remaining = math.max(0, r.tokens - r.cost)
-      b.used = math.min(r.burst, b.used + r.cost)
+    if allowed and ok[i] then
+      remaining = math.max(0, tokens[i] - 1)
+      b.used = math.min(r.burst, b.used + 1)
       b.ttl = math.ceil(b.used / r.per_ms) + 1000
       b.dirty = true
-    elseif not allowed and not r.ok and not r.shadow and not r.blocked and r.penalty > 0 then
+    elseif not allowed and not ok[i] and not r.shadow and not blocked[i] and x then
       if now - x.ws >= r.pwindow then
         x.ws = now
         x.rc = 0
@@ -119,7 +137,7 @@ for _ = 1, tonumber(ARGV[1]) do
         x.of = x.of + 1
         x.rc = 0
         x.ws = now
-        r.blocked = true
+        blocked[i] = true
         newly = true
       end
       -- The box lives while it blocks or counts, and a repeat offender's record a cap longer.
@@ -128,18 +146,18 @@ for _ = 1, tonumber(ARGV[1]) do
       x.dirty = true
     end
     local retry = 0
-    if not r.has then retry = math.ceil((r.cost - r.tokens) / r.per_ms) end
+    if not has[i] then retry = math.ceil((1 - tokens[i]) / r.per_ms) end
     local blocked_ms = 0
-    if r.blocked then
+    if blocked[i] then
       blocked_ms = x.bu - now
       retry = math.max(retry, blocked_ms)
     end
     local k = #out
-    out[k + 1] = r.ok and 1 or 0
+    out[k + 1] = ok[i] and 1 or 0
     out[k + 2] = math.floor(remaining * 1000)
     out[k + 3] = retry
     out[k + 4] = math.ceil((r.burst - remaining) / r.per_ms)
-    out[k + 5] = r.blocked and 1 or 0
+    out[k + 5] = blocked[i] and 1 or 0
     out[k + 6] = blocked_ms
     out[k + 7] = newly and 1 or 0
   end
@@ -154,7 +172,7 @@ for _, k in ipairs(names) do
     end
   end
 end
-return out
+return table.concat(out, ' ')
 )lua";
 
 std::string sha1_hex(const std::string& text) {
@@ -185,6 +203,22 @@ std::string num(double v) {
 template <class Rep, class Period>
 std::string ms(std::chrono::duration<Rep, Period> d) {
   return std::to_string(std::chrono::duration_cast<milliseconds>(d).count());
+}
+
+// The Redis protocol's bulk string: "$<length>\r\n<bytes>\r\n".
+void append_bulk_head(std::string& out, std::size_t size) {
+  char digits[24];
+  out.append(1, '$').append(digits, std::to_chars(digits, digits + sizeof digits, size).ptr);
+  out.append("\r\n");
+}
+void append_bulk(std::string& out, std::string_view v) {
+  append_bulk_head(out, v.size());
+  out.append(v).append("\r\n");
+}
+template <std::integral T>
+void append_bulk(std::string& out, T v) {
+  char digits[24];
+  append_bulk(out, std::string_view(digits, std::to_chars(digits, digits + sizeof digits, v).ptr));
 }
 
 /// A reply copied out of hiredis's memory.
@@ -301,17 +335,32 @@ struct RedisStore::Connection {
   struct Waiter {
     explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
     asio::steady_timer timer;
-    std::vector<long long> values;  ///< allowed, then seven per check
+    /// allowed, then seven per check
+    boost::container::small_vector<long long, 1 + 7 * 4> values;
     std::size_t checks = 0;
     bool done = false;
     bool answered = false;
   };
-  // The decisions sent in one script call.
+  // The decisions sent in one script call, as the Redis protocol's text: the command's name
+  // and the script (EVALSHA and its SHA-1, or EVAL and the script itself) come first, then
+  // `body`, written as the decisions were queued (no string per argument, no hiredis format).
   struct Batch {
-    std::vector<std::string> args;  ///< EVALSHA sha numkeys keys... R per-request-args...
+    std::size_t arguments = 0;  ///< in `body`
+    std::string body;
     std::vector<std::shared_ptr<Waiter>> waiters;
     Connection* conn = nullptr;
     bool resent = false;
+
+    std::string command() const {
+      const std::string& script = resent ? kScript : redis_script_sha();
+      std::string out;
+      out.reserve(64 + script.size() + body.size());
+      out.append(1, '*').append(std::to_string(2 + arguments)).append("\r\n");
+      append_bulk(out, resent ? "EVAL" : "EVALSHA");
+      append_bulk(out, script);
+      out.append(body);
+      return out;
+    }
   };
   static constexpr std::size_t kMaxBatch = 64;
 
@@ -410,21 +459,45 @@ struct RedisStore::Connection {
     pending->timer.cancel();
   }
 
-  // The decisions queued during this turn of the event loop, sent together by flush().
-  std::vector<std::string> queued_keys;
-  std::vector<std::string> queued_args;
+  // The decisions queued during this turn of the event loop, sent together by flush(): their
+  // keys and their per-request arguments as protocol text, and the rules they use (sent once
+  // per call, referred to by number).
+  std::string queued_keys;
+  std::size_t queued_key_count = 0;
+  std::string queued_args;
+  std::size_t queued_arg_count = 0;
+  std::vector<const Rule*> queued_rules;
   std::vector<std::shared_ptr<Waiter>> queued;
   bool flush_posted = false;
 
+  std::size_t rule_number(const Rule* rule) {
+    for (std::size_t i = 0; i < queued_rules.size(); ++i) {
+      if (queued_rules[i] == rule) return i + 1;
+    }
+    queued_rules.push_back(rule);
+    return queued_rules.size();
+  }
+
+  void queue_key(std::string_view key, std::string_view suffix = {}) {
+    const std::string& prefix = store.options_.key_prefix;
+    append_bulk_head(queued_keys, prefix.size() + key.size() + suffix.size());
+    queued_keys.append(prefix).append(key).append(suffix).append("\r\n");
+    ++queued_key_count;
+  }
+
   // Queues one decision; the first of a turn posts the flush, so every decision made before
   // the loop turns again goes in the same call.
-  std::shared_ptr<Waiter> enqueue(std::vector<std::string> keys, std::vector<std::string> args,
-                                  std::size_t checks) {
+  std::shared_ptr<Waiter> enqueue(const Checks& checks) {
     auto w = std::make_shared<Waiter>(ex);
-    w->checks = checks;
-    for (auto& k : keys) queued_keys.push_back(std::move(k));
-    queued_args.push_back(std::to_string(checks));
-    for (auto& a : args) queued_args.push_back(std::move(a));
+    w->checks = checks.size();
+    append_bulk(queued_args, checks.size());
+    for (std::size_t i = 0; i < checks.size(); ++i) {
+      const Rule* rule = checks.rule(i);
+      queue_key(checks.key(i));
+      if (rule->penalty.count() > 0) queue_key(checks.key(i), kBoxSuffix);
+      append_bulk(queued_args, rule_number(rule));
+    }
+    queued_arg_count += 1 + checks.size();
     queued.push_back(w);
     if (queued.size() >= kMaxBatch) {
       flush();
@@ -449,16 +522,28 @@ struct RedisStore::Connection {
     batch->conn = this;
     batch->waiters = std::move(queued);
     queued.clear();
-    auto& a = batch->args;
-    a.reserve(4 + queued_keys.size() + queued_args.size());
-    a.push_back("EVALSHA");
-    a.push_back(redis_script_sha());
-    a.push_back(std::to_string(queued_keys.size()));
-    for (auto& k : queued_keys) a.push_back(std::move(k));
-    a.push_back(std::to_string(batch->waiters.size()));
-    for (auto& v : queued_args) a.push_back(std::move(v));
+    std::string& body = batch->body;
+    body.reserve(256 + queued_keys.size() + queued_args.size());
+    append_bulk(body, queued_key_count);
+    body.append(queued_keys);
+    append_bulk(body, queued_rules.size());
+    for (const Rule* r : queued_rules) {
+      append_bulk(body, num(r->per_ms()));
+      append_bulk(body, num(r->burst));
+      append_bulk(body, ms(r->penalty));
+      append_bulk(body, r->penalty_threshold);
+      append_bulk(body, ms(r->penalty_window));
+      append_bulk(body, ms(r->max_penalty));
+      append_bulk(body, r->shadow ? "1" : "0");
+    }
+    append_bulk(body, batch->waiters.size());
+    body.append(queued_args);
+    batch->arguments = 1 + queued_key_count + 1 + 7 * queued_rules.size() + 1 + queued_arg_count;
     queued_keys.clear();
+    queued_key_count = 0;
     queued_args.clear();
+    queued_arg_count = 0;
+    queued_rules.clear();
     if (!store.available()) {
       // The breaker opened while these waited: they go in-process at once, not to Redis.
       failure = "Redis unavailable";
@@ -474,7 +559,10 @@ struct RedisStore::Connection {
 
   void send_batch(std::unique_ptr<Batch> batch) {
     Batch* raw = batch.release();
-    if (!send(raw->args, &Connection::on_batch, raw)) {
+    const std::string cmd = raw->command();
+    if (redisAsyncFormattedCommand(ac, &Connection::on_batch, raw, cmd.data(), cmd.size()) !=
+        REDIS_OK) {
+      failure = "cannot send";
       fail_all(*raw);
       delete raw;
     }
@@ -487,23 +575,13 @@ struct RedisStore::Connection {
         std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
       // Redis was restarted or flushed: send the script itself once more.
       batch->resent = true;
-      batch->args[0] = "EVAL";
-      batch->args[1] = kScript;
       Connection* conn = batch->conn;
       conn->send_batch(std::move(batch));
       return;
     }
-    std::size_t expected = 1;
-    for (const auto& w : batch->waiters) expected += 1 + 7 * w->checks;
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == expected) {
-      std::size_t at = 1;
-      for (auto& w : batch->waiters) {
-        const std::size_t n = 1 + 7 * w->checks;
-        w->values.resize(n);
-        for (std::size_t i = 0; i < n; ++i) w->values[i] = reply->element[at + i]->integer;
-        at += n;
-        w->answered = true;
-      }
+    if (reply && reply->type == REDIS_REPLY_STRING &&
+        read_answers(std::string_view(reply->str, reply->len), batch->waiters)) {
+      // Each waiter now carries its values.
     } else if (reply) {
       batch->conn->failure = reply->type == REDIS_REPLY_ERROR
                                  ? std::string(reply->str, reply->len)
@@ -512,6 +590,36 @@ struct RedisStore::Connection {
       batch->conn->failure = "connection lost";
     }
     fail_all(*batch);  // wakes every waiter; the answered ones carry their values
+  }
+
+  // Splits the script's answer among the waiters; false (and none answered) unless it holds
+  // exactly the numbers they expect.
+  static bool read_answers(std::string_view text,
+                           const std::vector<std::shared_ptr<Waiter>>& waiters) {
+    std::size_t expected = 1;
+    for (const auto& w : waiters) expected += 1 + 7 * w->checks;
+    std::vector<long long> numbers;
+    numbers.reserve(expected);
+    const char* p = text.data();
+    const char* end = p + text.size();
+    while (p < end) {
+      double v = 0;  // Lua writes large numbers as 1e+15: read as a double, exact to 2^53
+      auto [next, ec] = std::from_chars(p, end, v);
+      if (ec != std::errc{} || numbers.size() == expected) return false;
+      numbers.push_back(std::llround(v));
+      p = next;
+      if (p < end && *p == ' ') ++p;
+    }
+    if (numbers.size() != expected) return false;
+    std::size_t at = 1;
+    for (const auto& w : waiters) {
+      const std::size_t n = 1 + 7 * w->checks;
+      w->values.assign(numbers.begin() + static_cast<std::ptrdiff_t>(at),
+                       numbers.begin() + static_cast<std::ptrdiff_t>(at + n));
+      at += n;
+      w->answered = true;
+    }
+    return true;
   }
 
   // Queues a command on the connection; false (and `failure` set) when hiredis refuses it.
@@ -594,26 +702,9 @@ void RedisStore::trip(const std::string& why) {
   }
 }
 
-asio::awaitable<std::optional<Decision>> RedisStore::decide(const std::vector<Check>& checks) {
+asio::awaitable<std::optional<Decision>> RedisStore::decide(const Checks& checks) {
   auto& conn = connection_for_this_thread(co_await asio::this_coro::executor);
-  std::vector<std::string> keys;
-  keys.reserve(2 * checks.size());
-  for (const auto& c : checks) keys.push_back(options_.key_prefix + c.key);
-  for (const auto& c : checks) keys.push_back(options_.key_prefix + c.key + kBoxSuffix);
-  std::vector<std::string> args;
-  args.reserve(8 * checks.size());
-  for (const auto& c : checks) {
-    const Rule& r = *c.rule;
-    args.push_back(num(r.per_ms()));
-    args.push_back(num(r.burst));
-    args.push_back("1");
-    args.push_back(ms(r.penalty));
-    args.push_back(std::to_string(r.penalty_threshold));
-    args.push_back(ms(r.penalty_window));
-    args.push_back(ms(r.max_penalty));
-    args.push_back(r.shadow ? "1" : "0");
-  }
-  auto waiter = conn.enqueue(std::move(keys), std::move(args), checks.size());
+  auto waiter = conn.enqueue(checks);
   if (!waiter->done) {
     waiter->timer.expires_after(options_.timeout);
     boost::system::error_code ec;
@@ -639,8 +730,7 @@ asio::awaitable<std::optional<Decision>> RedisStore::decide(const std::vector<Ch
   for (std::size_t i = 0; i < checks.size(); ++i) {
     const auto* v = &e[1 + 7 * i];
     RuleOutcome o;
-    o.rule = checks[i].rule;
-    o.key = checks[i].key;
+    o.rule = checks.rule(i);
     o.verdict.allowed = v[0] == 1;
     o.verdict.remaining = static_cast<double>(v[1]) / 1000.0;
     o.verdict.retry_ms = v[2];
@@ -648,7 +738,7 @@ asio::awaitable<std::optional<Decision>> RedisStore::decide(const std::vector<Ch
     o.blocked = v[4] == 1;
     o.blocked_ms = v[5];
     o.penalized = v[6] == 1;
-    d.outcomes.push_back(std::move(o));
+    d.outcomes.push_back(o);
   }
   summarize(d);
   co_return d;

@@ -72,7 +72,7 @@ class RedisStore {
 
   bool available() const { return available_.load(std::memory_order_acquire); }
   /// The decision, or nullopt when Redis failed or was too slow (the breaker is then open).
-  boost::asio::awaitable<std::optional<Decision>> decide(const std::vector<Check>& checks);
+  boost::asio::awaitable<std::optional<Decision>> decide(const Checks& checks);
   /// Deletes these keys and every key that begins with one of the prefixes; nullopt on failure.
   boost::asio::awaitable<std::optional<std::size_t>> clear(
       const std::vector<std::string>& keys, const std::vector<std::string>& prefixes);

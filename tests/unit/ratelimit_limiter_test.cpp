@@ -32,26 +32,21 @@ Rule with_penalty(Rule r, std::chrono::seconds penalty, unsigned threshold) {
   return r;
 }
 
-RequestInfo anonymous(std::string ip, std::string category, std::string route = "/r") {
-  return {.client_ip = std::move(ip),
-          .user_id = "",
-          .role = "",
-          .category = std::move(category),
-          .route = std::move(route)};
+// RequestInfo holds views: the arguments must outlive it (literals, or a temporary used in the
+// same expression).
+RequestInfo anonymous(std::string_view ip, std::string_view category,
+                      std::string_view route = "/r") {
+  return {.client_ip = ip, .user_id = "", .role = "", .category = category, .route = route};
 }
 
-RequestInfo user(std::string ip, std::string id, std::string role, std::string category,
-                 std::string route = "/r") {
-  return {.client_ip = std::move(ip),
-          .user_id = std::move(id),
-          .role = std::move(role),
-          .category = std::move(category),
-          .route = std::move(route)};
+RequestInfo user(std::string_view ip, std::string_view id, std::string_view role,
+                 std::string_view category, std::string_view route = "/r") {
+  return {.client_ip = ip, .user_id = id, .role = role, .category = category, .route = route};
 }
 
-std::vector<std::string> keys(const std::vector<Check>& checks) {
+std::vector<std::string> keys(const Checks& checks) {
   std::vector<std::string> out;
-  for (const auto& c : checks) out.push_back(c.key);
+  for (std::size_t i = 0; i < checks.size(); ++i) out.emplace_back(checks.key(i));
   return out;
 }
 
@@ -79,8 +74,8 @@ TEST(Limiter, ChecksForPicksPerIpPerUserPerEndpointAndGlobal) {
   auto c = checks_for(rules, anonymous(ip, "login", "/auth/login"));
   EXPECT_EQ(keys(c), (std::vector<std::string>{"per_ip:login|" + ip, "global"}));
   ASSERT_EQ(c.size(), 2u);
-  EXPECT_EQ(c[0].rule, rules.per_ip("login"));
-  EXPECT_EQ(c[1].rule, rules.global());
+  EXPECT_EQ(c.rule(0), rules.per_ip("login"));
+  EXPECT_EQ(c.rule(1), rules.global());
 
   // No per-IP rule of its own: per_ip:api. An anonymous bulk request is keyed on the IP.
   EXPECT_EQ(keys(checks_for(rules, anonymous(ip, "bulk", "/evaluations/bulk"))),
@@ -97,7 +92,7 @@ TEST(Limiter, ChecksForPicksPerIpPerUserPerEndpointAndGlobal) {
   c = checks_for(rules, user(ip, "u2", "secretary", "api"));
   EXPECT_EQ(keys(c),
             (std::vector<std::string>{"per_ip:api|" + ip, "per_user:default|u2", "global"}));
-  EXPECT_EQ(c[1].rule, rules.per_user("default"));
+  EXPECT_EQ(c.rule(1), rules.per_user("default"));
   // A role but no user id: no per-user bucket.
   EXPECT_EQ(keys(checks_for(rules, user(ip, "", "admin", "admin"))),
             (std::vector<std::string>{"per_ip:admin|" + ip, "global"}));
@@ -429,7 +424,8 @@ TEST(Limiter, ReloadAppliesToTheNextCheckWhileOldDecisionsStayValid) {
   ASSERT_TRUE(limiter.check_local(upload).allowed);
   d = limiter.check_local(upload);
   EXPECT_TRUE(d.allowed);
-  EXPECT_EQ(d.shadow_refusals, std::vector<int>{0});
+  EXPECT_EQ(std::vector<int>(d.shadow_refusals.begin(), d.shadow_refusals.end()),
+            std::vector<int>{0});
 
   // Counts of a rule that survives the reload run on.
   const auto s = limiter.stats();
@@ -452,8 +448,9 @@ TEST(Limiter, ReloadAppliesToTheNextCheckWhileOldDecisionsStayValid) {
   ASSERT_EQ(before.outcomes.size(), 2u);
   const auto& old = before_rules->rules();
   ASSERT_EQ(old.size(), 2u);
-  for (const auto& o : before.outcomes) {
-    EXPECT_TRUE(o.rule >= old.data() && o.rule < old.data() + old.size()) << o.key;
+  for (std::size_t i = 0; i < before.outcomes.size(); ++i) {
+    const Rule* r = before.outcomes[i].rule;
+    EXPECT_TRUE(r >= old.data() && r < old.data() + old.size()) << before.key(i);
   }
   EXPECT_EQ(before.outcomes[0].rule->name, "per_ip:api");
   EXPECT_EQ(before.outcomes[0].rule->limit, 1);
