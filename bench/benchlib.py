@@ -37,6 +37,16 @@ class Results:
             return statistics.median(cpu_us_per_request(r) for r in self.rows[name])
         return statistics.median(r[key] for r in self.rows[name])
 
+    def ratios(self, base: str, name: str, key: str = "rps") -> list[float]:
+        """Round by round, `name`'s value over `base`'s (the k-th run of each is round k): a
+        drift of the machine during the bench moves both sides of a pair alike."""
+        return [r[key] / b[key] for b, r in zip(self.rows[base], self.rows[name]) if b[key]]
+
+    def cpu_diffs(self, base: str, name: str) -> list[float]:
+        """Round by round, `name`'s CPU per request minus `base`'s, in microseconds."""
+        return [cpu_us_per_request(r) - cpu_us_per_request(b)
+                for b, r in zip(self.rows[base], self.rows[name])]
+
     def errors(self, name: str) -> int:
         return int(sum(r["errors"] + r["non2xx"] for r in self.rows[name]))
 

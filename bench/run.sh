@@ -58,17 +58,28 @@ token_redis=$(login "$port_redis")
 curl -fs "http://127.0.0.1:$port_redis/health/ready" | grep -q '"store":"redis"' ||
   { echo "bench: the Redis instance is not using Redis" >&2; exit 1; }
 
+me_off() {
+  run_wrk evald-me "$CONNECTIONS" "$evald_pid" "http://127.0.0.1:$evald_port/auth/me" \
+    -H "Authorization: Bearer $token"
+}
+me_local() {
+  run_wrk evald-me-local "$CONNECTIONS" "$pid_local" "http://127.0.0.1:$port_local/auth/me" \
+    -H "Authorization: Bearer $token_local"
+}
+me_redis() {  # CPU per request here is evald's and redis-server's together.
+  run_wrk evald-me-redis "$CONNECTIONS" "$pid_redis $redis_pid" \
+    "http://127.0.0.1:$port_redis/auth/me" -H "Authorization: Bearer $token_redis"
+}
+
 : > "$work/results"
 for round in $(seq "$ROUNDS"); do
   run_wrk nginx "$CONNECTIONS" "$nginx_pid" "http://127.0.0.1:$nginx_port/health/ping"
   run_wrk evald "$CONNECTIONS" "$evald_pid" "http://127.0.0.1:$evald_port/health/ping"
-  run_wrk evald-me "$CONNECTIONS" "$evald_pid" "http://127.0.0.1:$evald_port/auth/me" \
-    -H "Authorization: Bearer $token"
-  run_wrk evald-me-local "$CONNECTIONS" "$pid_local" "http://127.0.0.1:$port_local/auth/me" \
-    -H "Authorization: Bearer $token_local"
-  # CPU per request here is evald's and redis-server's together.
-  run_wrk evald-me-redis "$CONNECTIONS" "$pid_redis $redis_pid" \
-    "http://127.0.0.1:$port_redis/auth/me" -H "Authorization: Bearer $token_redis"
+  # The three /auth/me runs in turn, in reverse order every other round, so that a drift of
+  # the machine does not favour the one that always runs first.
+  me_runs=(me_off me_local me_redis)
+  if ((round % 2 == 0)); then me_runs=(me_redis me_local me_off); fi
+  for run in "${me_runs[@]}"; do "$run"; done
 done
 curl -fs "http://127.0.0.1:$port_redis/health/ready" | grep -q '"store":"redis"' ||
   echo "bench: warning: the Redis instance fell back to in-process during the run" >&2
@@ -100,9 +111,15 @@ for name in ("nginx", "evald", "evald-me", "evald-me-local", "evald-me-redis", "
     rps = r.med(name, "rps")
     print(f"{labels[name]:<34} {rps:>9.0f} {r.ms(name, 'p50'):>8} {r.ms(name, 'p99'):>8} "
           f"{r.ms(name, 'p999'):>9} {r.cpu(name):>7} {r.errors(name):>7} {rps/base:>8.2f}x")
-me = r.med("evald-me", "rps")
-print(f"rate limiting on /auth/me: in-process {r.med('evald-me-local','rps')/me:.3f}x of off; "
-      f"Redis {r.med('evald-me-redis','rps')/r.med('evald-me-local','rps'):.3f}x of in-process")
+# Issue 5's targets, from the rounds' pairs (each round runs the three back to back).
+import statistics
+def paired(base, name):
+    q = sorted(r.ratios(base, name))
+    return f"{statistics.median(q):.3f}x (rounds {q[0]:.3f}-{q[-1]:.3f})"
+local_cpu = statistics.median(r.cpu_diffs("evald-me", "evald-me-local"))
+print(f"rate limiting on /auth/me, median of the rounds' ratios: in-process {paired('evald-me', 'evald-me-local')}"
+      f" of off (+{local_cpu:.1f} us CPU per request); Redis {paired('evald-me-local', 'evald-me-redis')}"
+      f" of in-process")
 answered, rss = held.split()
 print(f"evald resident memory: idle {int(idle)/1024:.1f} MiB; with {answered} open keep-alive "
       f"connections {int(rss)/1024:.1f} MiB")
