@@ -17,23 +17,43 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {
-  for (const auto& [k, v] : fields_) {
-    if (iequals(k, name)) return std::string_view(v);
+  for (std::size_t i = 0; i < spans_.size(); ++i) {
+    const auto [k, v] = field(i);
+    if (iequals(k, name)) return v;
   }
   return std::nullopt;
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
   erase(name);
-  fields_.emplace_back(std::string(name), std::string(value));
+  add(name, value);
 }
 
 void Headers::add(std::string_view name, std::string_view value) {
-  fields_.emplace_back(std::string(name), std::string(value));
+  // A name or value read from these same headers would move when the buffer grows: copied.
+  const auto inside = [&](std::string_view v) {
+    return !v.empty() && v.data() >= text_.data() && v.data() < text_.data() + text_.size();
+  };
+  if (inside(name) || inside(value)) {
+    add(std::string(name), std::string(value));
+    return;
+  }
+  // A response's usual fields at once, unless reserve() said how much.
+  if (text_.empty() && text_.capacity() < 64) text_.reserve(512);
+  spans_.push_back({static_cast<std::uint32_t>(text_.size()),
+                    static_cast<std::uint32_t>(name.size()),
+                    static_cast<std::uint32_t>(value.size())});
+  text_.append(name).append(value);
 }
 
 void Headers::erase(std::string_view name) {
-  std::erase_if(fields_, [&](const Field& f) { return iequals(f.first, name); });
+  // The text stays (a few bytes until the message goes); the fields go.
+  spans_.erase(std::remove_if(spans_.begin(), spans_.end(),
+                              [&](const Span& s) {
+                                return iequals(std::string_view(text_.data() + s.at, s.name_size),
+                                               name);
+                              }),
+               spans_.end());
 }
 
 Response Response::json(unsigned status, std::string body) {

@@ -2,6 +2,9 @@
 /// Request and Response as plain value types: no Beast in these headers, so that handlers and
 /// middleware compile quickly. The session converts to and from the wire.
 
+#include <boost/container/small_vector.hpp>
+#include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,9 +23,51 @@ namespace evald::http {
 /// Case-insensitive ASCII comparison of header names.
 bool iequals(std::string_view a, std::string_view b);
 
+/// A message's header fields, in order. Their text lives in one buffer (a field costs no
+/// allocation of its own); names and values read back as views, valid until the next change.
 class Headers {
  public:
-  using Field = std::pair<std::string, std::string>;
+  using Field = std::pair<std::string_view, std::string_view>;
+
+  /// The fields in order, as name and value views.
+  class Fields {
+   public:
+    class iterator {
+     public:
+      using iterator_category = std::forward_iterator_tag;
+      using value_type = Field;
+      using difference_type = std::ptrdiff_t;
+      using pointer = void;
+      using reference = Field;
+      iterator() = default;
+      Field operator*() const { return headers_->field(i_); }
+      iterator& operator++() {
+        ++i_;
+        return *this;
+      }
+      iterator operator++(int) {
+        auto old = *this;
+        ++i_;
+        return old;
+      }
+      bool operator==(const iterator&) const = default;
+
+     private:
+      friend class Fields;
+      iterator(const Headers* h, std::size_t i) : headers_(h), i_(i) {}
+      const Headers* headers_ = nullptr;
+      std::size_t i_ = 0;
+    };
+    iterator begin() const { return {headers_, 0}; }
+    iterator end() const { return {headers_, headers_->spans_.size()}; }
+    std::size_t size() const { return headers_->spans_.size(); }
+    bool empty() const { return headers_->spans_.empty(); }
+
+   private:
+    friend class Headers;
+    explicit Fields(const Headers* h) : headers_(h) {}
+    const Headers* headers_;
+  };
 
   /// The first value of `name`, if present.
   std::optional<std::string_view> get(std::string_view name) const;
@@ -33,11 +78,26 @@ class Headers {
   void add(std::string_view name, std::string_view value);
   void erase(std::string_view name);
 
-  const std::vector<Field>& fields() const { return fields_; }
-  void reserve(std::size_t n) { fields_.reserve(n); }
+  Fields fields() const { return Fields(this); }
+  /// Room for `fields` fields of `bytes` characters in all, names and values.
+  void reserve(std::size_t fields, std::size_t bytes = 0) {
+    spans_.reserve(fields);
+    text_.reserve(bytes);
+  }
 
  private:
-  std::vector<Field> fields_;
+  struct Span {
+    std::uint32_t at = 0;  ///< the name, then the value right after it
+    std::uint32_t name_size = 0;
+    std::uint32_t value_size = 0;
+  };
+  Field field(std::size_t i) const {
+    const Span& s = spans_[i];
+    return {std::string_view(text_.data() + s.at, s.name_size),
+            std::string_view(text_.data() + s.at + s.name_size, s.value_size)};
+  }
+  std::string text_;
+  boost::container::small_vector<Span, 16> spans_;
 };
 
 struct Request {

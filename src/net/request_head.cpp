@@ -59,7 +59,12 @@ http::Request to_request(bhttp::request<bhttp::string_body>&& msg) {
   const auto q = req.target.find('?');
   req.path = req.target.substr(0, q);
   if (q != std::string::npos) req.query = req.target.substr(q + 1);
-  req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
+  std::size_t fields = 0, bytes = 0;
+  for (const auto& f : msg) {
+    ++fields;
+    bytes += f.name_string().size() + f.value().size();
+  }
+  req.headers.reserve(fields, bytes);
   for (const auto& f : msg) req.headers.add(f.name_string(), f.value());
   req.body = std::move(msg.body());
   return req;

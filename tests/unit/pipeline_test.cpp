@@ -88,6 +88,35 @@ std::vector<http::RouteSpec> routes() {
   return v;
 }
 
+TEST(Headers, KeepOrderCaseInsensitiveLookupSetEraseAndCopies) {
+  http::Headers h;
+  h.add("Content-Type", "application/json");
+  h.add("Set-Cookie", "a=1");
+  h.add("Set-Cookie", "b=2");
+  const std::string long_value(3000, 'v');  // beyond the first buffer: it grows
+  h.add("X-Long", long_value);
+  EXPECT_EQ(h.get("content-type"), "application/json");
+  EXPECT_EQ(h.get("SET-COOKIE"), "a=1");  // the first value
+  EXPECT_EQ(h.get("x-long"), long_value);
+  EXPECT_FALSE(h.get("Missing").has_value());
+  h.set("set-cookie", "c=3");  // replaces both
+  h.erase("Content-Type");
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const auto& [k, v] : h.fields()) seen.emplace_back(k, v);
+  ASSERT_EQ(h.fields().size(), 2u);
+  EXPECT_EQ(seen[0], (std::pair<std::string, std::string>{"X-Long", long_value}));
+  EXPECT_EQ(seen[1], (std::pair<std::string, std::string>{"set-cookie", "c=3"}));
+  // A value read from the same headers survives the buffer growing under it.
+  for (int i = 0; i < 50; ++i) h.add("X-Copy-" + std::to_string(i), *h.get("X-Long"));
+  EXPECT_EQ(h.get("X-Copy-49"), long_value);
+  // Copies and moves keep their text.
+  http::Headers copy = h;
+  http::Headers moved = std::move(h);
+  EXPECT_EQ(copy.get("set-cookie"), "c=3");
+  EXPECT_EQ(moved.get("X-Copy-0"), long_value);
+  EXPECT_EQ(copy.fields().size(), 52u);
+}
+
 TEST(Pipeline, GeneratesARequestIdAndEchoesIt) {
   Fixture f(routes());
   auto res = f.run(get("/ok"));
