@@ -1,5 +1,6 @@
 #include <sodium.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <iterator>
@@ -38,11 +39,16 @@ void set_headers(http::Response& res, const ratelimit::RuleOutcome& o,
   res.headers.add("X-RateLimit-Window", t.window);
   // draft-ietf-httpapi-ratelimit-headers-07
   res.headers.add("RateLimit-Policy", t.policy);
-  std::string v;
-  v.reserve(32 + t.limit.size() + remaining_text.size() + reset_text.size());
-  v.append("limit=").append(t.limit).append(", remaining=").append(remaining_text);
-  v.append(", reset=").append(reset_text);
-  res.headers.add("RateLimit", v);
+  // "limit=<n>, remaining=<n>, reset=<n>" in a buffer on the stack: three 64-bit integers,
+  // 86 characters at most.
+  char value[128];
+  char* out = value;
+  for (std::string_view p :
+       {std::string_view("limit="), std::string_view(t.limit), std::string_view(", remaining="),
+        remaining_text, std::string_view(", reset="), reset_text}) {
+    out = std::copy(p.begin(), p.end(), out);
+  }
+  res.headers.add("RateLimit", std::string_view(value, static_cast<std::size_t>(out - value)));
 }
 
 class RateLimit final : public http::Middleware {
