@@ -65,6 +65,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}{next(_ids)}"
 
 
+def newest_first(items: list[dict]) -> list[str]:
+    """The ids of `items` in the lists' documented order: newest first, and within one
+    millisecond (items made back to back) by id, descending."""
+    return [x["id"] for x in sorted(items, key=lambda x: (x["created_at"], x["id"]), reverse=True)]
+
+
 # --- JWT, independently of evald -------------------------------------------------------------
 
 def b64url(data: bytes) -> str:

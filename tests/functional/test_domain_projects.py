@@ -25,7 +25,7 @@ import requests
 
 pytest.register_assert_rewrite("authkit")
 
-from authkit import ISO_Z, Login, Stack, describe, unique
+from authkit import ISO_Z, Login, Stack, describe, newest_first, unique
 from conftest import _psql
 from rawhttp import Conn
 
@@ -444,7 +444,7 @@ def test_list_is_newest_first_and_pages_with_a_cursor(w):
             break
         assert pages < 5
     assert pages == 3
-    assert [p["id"] for p in seen] == [p["id"] for p in reversed(made)]
+    assert [p["id"] for p in seen] == newest_first(made)
 
 
 def test_list_filters_by_status_and_search(w):
@@ -649,13 +649,13 @@ def test_delete_company(w):
 def test_company_list_search_and_paging(w):
     p = w.project()
     made = [w.company(p["id"], name=f"회사 {i}", representative=f"대표{i}") for i in range(5)]
-    assert [c["id"] for c in w.companies(p["id"])] == [c["id"] for c in reversed(made)]
+    assert [c["id"] for c in w.companies(p["id"])] == newest_first(made)
     page = w.call("GET", f"/api/projects/{p['id']}/companies?limit=2").json()
     assert len(page["items"]) == 2 and page["next_cursor"]
     rest = w.call("GET", f"/api/projects/{p['id']}/companies?" +
                   urlencode({"limit": 200, "cursor": page["next_cursor"]})).json()
-    assert [c["id"] for c in page["items"] + rest["items"]] == \
-        [c["id"] for c in reversed(made)] and rest["next_cursor"] is None
+    assert [c["id"] for c in page["items"] + rest["items"]] == newest_first(made) and \
+        rest["next_cursor"] is None
     target = made[2]
     for term in ("회사 2", "대표2", target["registration_number"],
                  target["registration_number"].replace("-", ""),

@@ -426,7 +426,7 @@ def test_admin_creates_reads_and_lists_users(w):
     assert [x["id"] for x in walk(w, "/api/users", w.admin.token, 2)] == \
         [x["id"] for x in everyone]
     page = walk(w, "/api/users", w.admin.token, 1, search=tag)
-    assert [x["id"] for x in page] == [x["id"] for x in reversed(made)]
+    assert [x["id"] for x in page] == authkit.newest_first(made)
     for role in ("admin", "secretary", "evaluator"):
         listed = walk(w, "/api/users", w.admin.token, 200, role=role)
         assert listed and all(x["role"] == role for x in listed)
@@ -743,7 +743,7 @@ def test_evaluator_list_is_evaluators_only(w):
     w.new_user("secretary", user_name=f"{KOREAN} {tag}")
     for token in (w.sec.token, w.admin.token):
         listed = walk(w, "/api/evaluators", token, 2, search=tag)
-        assert [x["id"] for x in listed] == [x["id"] for x in reversed(made)]
+        assert [x["id"] for x in listed] == authkit.newest_first(made)
         everyone = walk(w, "/api/evaluators", token, 200)
         assert everyone and {x["role"] for x in everyone} == {"evaluator"}
     # role is not a filter of this list: whatever it says, the list stays evaluators only.
