@@ -3,6 +3,7 @@
 
 #include <boost/container/small_vector.hpp>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -12,6 +13,13 @@
 namespace evald::ratelimit {
 
 class RuleSet;
+
+/// A string hash for maps keyed by std::string that are searched with a string_view, so that a
+/// lookup builds no string (C++20 heterogeneous lookup, with std::equal_to<>).
+struct KeyHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+};
 
 /// A request has a handful of buckets: kept inline, so a decision allocates nothing.
 template <class T>

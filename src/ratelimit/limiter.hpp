@@ -135,10 +135,6 @@ class Limiter {
   std::array<Totals, kStripes> totals_;
   mutable std::mutex mu_;  // recent_, reported_, boxed_until_, events_bucket_
   std::deque<Refusal> recent_;
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-  };
   std::unordered_map<std::string, std::int64_t, KeyHash, std::equal_to<>> reported_;
   std::unordered_map<std::string, std::int64_t> boxed_until_;  ///< steady ms
   Bucket events_bucket_;

@@ -55,11 +55,6 @@ class LocalStore {
     Penalty penalty;
     double per_ms = 0;  ///< the rule's refill when last used, for eviction
   };
-  // Looked up by the key's text without building a string (C++20 heterogeneous lookup).
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-  };
   struct alignas(64) Shard {
     mutable SpinLock mu;
     std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries;
