@@ -104,30 +104,25 @@ Decision LocalStore::decide(Checks checks, std::int64_t now_ms) {
   return d;
 }
 
-bool LocalStore::clear(const std::string& key) {
-  {
-    std::lock_guard lock(global_.mu);
-    if (global_.used && global_.name == key) {
-      global_.used = false;
-      global_.entry = Entry{};
-      return true;
-    }
+bool LocalStore::forget_global(std::string_view text, bool as_prefix) {
+  std::lock_guard lock(global_.mu);
+  if (!global_.used || !(as_prefix ? global_.name.starts_with(text) : global_.name == text)) {
+    return false;
   }
+  global_.used = false;
+  global_.entry = Entry{};
+  return true;
+}
+
+bool LocalStore::clear(const std::string& key) {
+  if (forget_global(key, false)) return true;
   Shard& s = shards_[shard_of(key)];
   std::lock_guard lock(s.mu);
   return s.entries.erase(key) > 0;
 }
 
 std::size_t LocalStore::clear_prefix(const std::string& prefix) {
-  std::size_t n = 0;
-  {
-    std::lock_guard lock(global_.mu);
-    if (global_.used && global_.name.starts_with(prefix)) {
-      global_.used = false;
-      global_.entry = Entry{};
-      ++n;
-    }
-  }
+  std::size_t n = forget_global(prefix, true) ? 1 : 0;
   for (auto& s : shards_) {
     std::lock_guard lock(s.mu);
     n += std::erase_if(s.entries, [&](const auto& kv) { return kv.first.starts_with(prefix); });

@@ -71,6 +71,8 @@ class LocalStore {
   static std::size_t shard_of(std::string_view key);
   void evict_idle(Shard& s, std::int64_t now_ms);
   Entry& global_entry(std::string_view name);  // under global_.mu
+  /// Forgets the global bucket when its name is `text` (or begins with it); true when it did.
+  bool forget_global(std::string_view text, bool as_prefix);
 
   std::size_t max_per_shard_;
   std::array<Shard, kShards> shards_;

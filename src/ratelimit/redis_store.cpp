@@ -341,25 +341,30 @@ struct RedisStore::Connection {
     bool done = false;
     bool answered = false;
   };
-  // The decisions sent in one script call, as the Redis protocol's text: the command's name
-  // and the script (EVALSHA and its SHA-1, or EVAL and the script itself) come first, then
-  // `body`, written as the decisions were queued (no string per argument, no hiredis format).
+  // The decisions sent in one script call, as the Redis protocol's text, written once as the
+  // decisions were queued (no string per argument, no hiredis format). Its head names the
+  // script: EVALSHA and its SHA-1, or, resent after NOSCRIPT, EVAL and the script itself.
   struct Batch {
-    std::size_t arguments = 0;  ///< in `body`
-    std::string body;
+    std::string command;
+    std::size_t head_size = 0;  ///< of `command`
+    std::size_t arguments = 0;  ///< after the head
     std::vector<std::shared_ptr<Waiter>> waiters;
     Connection* conn = nullptr;
     bool resent = false;
 
-    std::string command() const {
-      const std::string& script = resent ? kScript : redis_script_sha();
+    static std::string head(std::size_t arguments, bool eval) {
       std::string out;
-      out.reserve(64 + script.size() + body.size());
       out.append(1, '*').append(std::to_string(2 + arguments)).append("\r\n");
-      append_bulk(out, resent ? "EVAL" : "EVALSHA");
-      append_bulk(out, script);
-      out.append(body);
+      append_bulk(out, eval ? "EVAL" : "EVALSHA");
+      append_bulk(out, eval ? kScript : redis_script_sha());
       return out;
+    }
+    // Resent after NOSCRIPT: the same arguments under EVAL.
+    void resend_in_full() {
+      resent = true;
+      const std::string eval = head(arguments, true);
+      command.replace(0, head_size, eval);
+      head_size = eval.size();
     }
   };
   static constexpr std::size_t kMaxBatch = 64;
@@ -522,8 +527,11 @@ struct RedisStore::Connection {
     batch->conn = this;
     batch->waiters = std::move(queued);
     queued.clear();
-    std::string& body = batch->body;
-    body.reserve(256 + queued_keys.size() + queued_args.size());
+    batch->arguments = 1 + queued_key_count + 1 + 7 * queued_rules.size() + 1 + queued_arg_count;
+    std::string& body = batch->command;
+    body = Batch::head(batch->arguments, false);
+    batch->head_size = body.size();
+    body.reserve(body.size() + 256 + queued_keys.size() + queued_args.size());
     append_bulk(body, queued_key_count);
     body.append(queued_keys);
     append_bulk(body, queued_rules.size());
@@ -538,7 +546,6 @@ struct RedisStore::Connection {
     }
     append_bulk(body, batch->waiters.size());
     body.append(queued_args);
-    batch->arguments = 1 + queued_key_count + 1 + 7 * queued_rules.size() + 1 + queued_arg_count;
     queued_keys.clear();
     queued_key_count = 0;
     queued_args.clear();
@@ -559,9 +566,8 @@ struct RedisStore::Connection {
 
   void send_batch(std::unique_ptr<Batch> batch) {
     Batch* raw = batch.release();
-    const std::string cmd = raw->command();
-    if (redisAsyncFormattedCommand(ac, &Connection::on_batch, raw, cmd.data(), cmd.size()) !=
-        REDIS_OK) {
+    if (redisAsyncFormattedCommand(ac, &Connection::on_batch, raw, raw->command.data(),
+                                   raw->command.size()) != REDIS_OK) {
       failure = "cannot send";
       fail_all(*raw);
       delete raw;
@@ -574,7 +580,7 @@ struct RedisStore::Connection {
     if (reply && reply->type == REDIS_REPLY_ERROR && !batch->resent && batch->conn->ac &&
         std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
       // Redis was restarted or flushed: send the script itself once more.
-      batch->resent = true;
+      batch->resend_in_full();
       Connection* conn = batch->conn;
       conn->send_batch(std::move(batch));
       return;
