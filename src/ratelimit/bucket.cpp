@@ -19,6 +19,15 @@ std::string_view to_string(Scope s) {
   return "";
 }
 
+namespace {
+
+// A wait in whole ms, at most kNeverMs (a slow enough rule can need more than an int64 holds).
+std::int64_t wait_ms(double ms) {
+  return static_cast<std::int64_t>(std::min(kNeverMs, std::ceil(ms)));
+}
+
+}  // namespace
+
 double used_now(const Bucket& b, const Rule& r, std::int64_t now_ms) {
   if (b.used <= 0) return 0;
   const auto elapsed = std::max<std::int64_t>(0, now_ms - b.updated_ms);
@@ -38,8 +47,8 @@ Verdict peek(const Bucket& b, const Rule& r, std::int64_t now_ms, double cost) {
   v.allowed = tokens + kEpsilon >= cost;
   v.remaining = v.allowed ? tokens - cost : tokens;
   const double missing_for_one = v.allowed ? 0 : cost - tokens;
-  v.retry_ms = static_cast<std::int64_t>(std::ceil(missing_for_one / r.per_ms()));
-  v.reset_ms = static_cast<std::int64_t>(std::ceil((r.burst - v.remaining) / r.per_ms()));
+  v.retry_ms = wait_ms(missing_for_one / r.per_ms());
+  v.reset_ms = wait_ms((r.burst - v.remaining) / r.per_ms());
   return v;
 }
 

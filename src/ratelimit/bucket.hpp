@@ -42,6 +42,10 @@ double used_now(const Bucket& b, const Rule& r, std::int64_t now_ms);
 /// Tokens in the bucket at `now_ms` (refilled, capped at burst).
 double available(const Bucket& b, const Rule& r, std::int64_t now_ms);
 
+/// The longest wait a verdict reports, 2^53 ms (285,000 years): a rule may refill so slowly
+/// that a wait would not fit in an int64, and both stores report such a wait as this.
+inline constexpr double kNeverMs = 9007199254740992.0;
+
 struct Verdict {
   bool allowed = false;
   double remaining = 0;       ///< tokens left after this request (if allowed) or now (if not)

@@ -39,21 +39,34 @@ namespace {
 // start>:<refusals>:<offences>:<blocked until>". Each distinct key is read once (one MGET) and
 // written once at the end, so a bucket every request shares (the global one) costs one read and
 // one write per call, not per request. Requests are decided in order, as if one after the
-// other. Returns one string of space-separated integers: now, then per request: allowed, and
-// seven per check: allowed, remaining x 1000, retry ms, reset ms, blocked, blocked ms, newly
-// blocked (one string, not an array: the client parses it without an object per number).
-// Same arithmetic as bucket.cpp.
+// other. Same arithmetic as bucket.cpp.
+//
+// Returns one string of space-separated integers (not an array: the client reads it without an
+// object per number), per request and per check: flags (1 allowed, 2 had a token, 4 blocked, 8
+// newly blocked), remaining tokens x 1000, ms until full; then, only when it had no token, ms
+// until one is back; then, only when blocked, ms the block still lasts. The usual check is three
+// numbers, and the flags are ready-made text: turning a number into text is most of what a
+// check costs in Lua (each goes through sprintf), so the answer holds no number the client can
+// do without. Counts (n, rule numbers) are read through tables of ready-made numbers, not
+// tonumber, for the same reason.
 const std::string kScript = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local eps = 1e-9
+local fmt, floor, ceil, min = string.format, math.floor, math.ceil, math.min
+-- A wait is at most 2^53 ms, as in bucket.cpp (kNeverMs); %d of a larger double is undefined.
+local never = 2 ^ 53
+local flag_text = {[0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12',
+                   '13', '14', '15'}
+local count = {['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5, ['6'] = 6, ['7'] = 7,
+               ['8'] = 8}
 local rules = {}
 local ai = 2
 for i = 1, tonumber(ARGV[1]) do
-  rules[i] = {per_ms = tonumber(ARGV[ai]), burst = tonumber(ARGV[ai + 1]),
-              penalty = tonumber(ARGV[ai + 2]), threshold = tonumber(ARGV[ai + 3]),
-              pwindow = tonumber(ARGV[ai + 4]), cap = tonumber(ARGV[ai + 5]),
-              shadow = ARGV[ai + 6] == '1'}
+  rules[tostring(i)] = {per_ms = tonumber(ARGV[ai]), burst = tonumber(ARGV[ai + 1]),
+                        penalty = tonumber(ARGV[ai + 2]), threshold = tonumber(ARGV[ai + 3]),
+                        pwindow = tonumber(ARGV[ai + 4]), cap = tonumber(ARGV[ai + 5]),
+                        shadow = ARGV[ai + 6] == '1'}
   ai = ai + 7
 end
 local state = {}
@@ -89,18 +102,20 @@ local function box(k)
   end
   return s
 end
-local out = {now}
+local out = {}
+local no = 0
 local ki = 1
--- Per check of the current request, reused from one request to the next.
+-- Per check of the current request, reused from one request to the next. (Comparisons in
+-- place of math.max and math.min here: a call costs more than the arithmetic.)
 local rs, bs, xs, tokens, has, ok, blocked = {}, {}, {}, {}, {}, {}, {}
 local nreq = tonumber(ARGV[ai])
 ai = ai + 1
 for _ = 1, nreq do
-  local n = tonumber(ARGV[ai])
+  local n = count[ARGV[ai]] or tonumber(ARGV[ai])
   ai = ai + 1
   local allowed = true
   for i = 1, n do
-    local r = rules[tonumber(ARGV[ai])]
+    local r = rules[ARGV[ai]]
     ai = ai + 1
     local b = bucket(KEYS[ki], r.per_ms)
     ki = ki + 1
@@ -109,22 +124,24 @@ for _ = 1, nreq do
       x = box(KEYS[ki])
       ki = ki + 1
     end
-    rs[i], bs[i], xs[i] = r, b, x
-    tokens[i] = math.max(0, r.burst - b.used)
-    blocked[i] = x and now < x.bu
-    has[i] = tokens[i] + eps >= 1
-    ok[i] = has[i] and not blocked[i]
-    if not ok[i] and not r.shadow then allowed = false end
+    local left = r.burst - b.used
+    if left < 0 then left = 0 end
+    local bl = x and now < x.bu
+    local h = left + eps >= 1
+    rs[i], bs[i], xs[i], tokens[i], blocked[i], has[i], ok[i] = r, b, x, left, bl, h, h and not bl
+    if not (h and not bl) and not r.shadow then allowed = false end
   end
-  out[#out + 1] = allowed and 1 or 0
   for i = 1, n do
     local r, b, x = rs[i], bs[i], xs[i]
     local remaining = tokens[i]
     local newly = false
     if allowed and ok[i] then
-      remaining = math.max(0, tokens[i] - 1)
-      b.used = math.min(r.burst, b.used + 1)
-      b.ttl = math.ceil(b.used / r.per_ms) + 1000
+      remaining = remaining - 1
+      if remaining < 0 then remaining = 0 end
+      local used = b.used + 1
+      if used > r.burst then used = r.burst end
+      b.used = used
+      b.per_ms = r.per_ms
       b.dirty = true
     elseif not allowed and not ok[i] and not r.shadow and not blocked[i] and x then
       if now - x.ws >= r.pwindow then
@@ -133,7 +150,7 @@ for _ = 1, nreq do
       end
       x.rc = x.rc + 1
       if x.rc >= r.threshold then
-        x.bu = now + math.min(r.cap, r.penalty * 2 ^ math.min(x.of, 20))
+        x.bu = now + min(r.cap, r.penalty * 2 ^ min(x.of, 20))
         x.of = x.of + 1
         x.rc = 0
         x.ws = now
@@ -145,21 +162,24 @@ for _ = 1, nreq do
       if x.of > 0 then x.ttl = math.max(x.ttl, x.bu - now + r.cap) end
       x.dirty = true
     end
-    local retry = 0
-    if not has[i] then retry = math.ceil((1 - tokens[i]) / r.per_ms) end
-    local blocked_ms = 0
-    if blocked[i] then
-      blocked_ms = x.bu - now
-      retry = math.max(retry, blocked_ms)
+    local f = ok[i] and 1 or 0
+    if has[i] then f = f + 2 end
+    if blocked[i] then f = f + 4 end
+    if newly then f = f + 8 end
+    local reset = ceil((r.burst - remaining) / r.per_ms)
+    if reset > never then reset = never end
+    out[no + 1] = flag_text[f]
+    out[no + 2] = fmt('%d', floor(remaining * 1000))
+    out[no + 3] = fmt('%d', reset)
+    no = no + 3
+    if not has[i] then
+      no = no + 1
+      out[no] = fmt('%d', min(never, ceil((1 - tokens[i]) / r.per_ms)))
     end
-    local k = #out
-    out[k + 1] = ok[i] and 1 or 0
-    out[k + 2] = math.floor(remaining * 1000)
-    out[k + 3] = retry
-    out[k + 4] = math.ceil((r.burst - remaining) / r.per_ms)
-    out[k + 5] = blocked[i] and 1 or 0
-    out[k + 6] = blocked_ms
-    out[k + 7] = newly and 1 or 0
+    if blocked[i] then
+      no = no + 1
+      out[no] = fmt('%d', x.bu - now)
+    end
   end
 end
 for _, k in ipairs(names) do
@@ -168,7 +188,8 @@ for _, k in ipairs(names) do
     if s.ws ~= nil then
       redis.call('SET', k, string.format('%d:%d:%d:%d', s.ws, s.rc, s.of, s.bu), 'PX', s.ttl + 1000)
     else
-      redis.call('SET', k, string.format('%.17g', s.used) .. ':' .. now, 'PX', s.ttl)
+      redis.call('SET', k, string.format('%.17g', s.used) .. ':' .. now, 'PX',
+                 min(never, ceil(s.used / s.per_ms)) + 1000)
     end
   end
 end
@@ -331,12 +352,17 @@ struct RedisStore::Connection {
     bool done = false;
   };
 
+  // The script's answer for one check (see kScript).
+  struct Answer {
+    static constexpr unsigned kAllowed = 1, kHadToken = 2, kBlocked = 4, kNewlyBlocked = 8;
+    unsigned flags = 0;
+    long long remaining_milli = 0, reset_ms = 0, retry_ms = 0, blocked_ms = 0;
+  };
   // A decision waiting for the batch's answer: its slice of the reply.
   struct Waiter {
     explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
     asio::steady_timer timer;
-    /// allowed, then seven per check
-    boost::container::small_vector<long long, 1 + 7 * 4> values;
+    Few<Answer> answers;  ///< one per check
     std::size_t checks = 0;
     bool done = false;
     bool answered = false;
@@ -587,7 +613,7 @@ struct RedisStore::Connection {
     }
     if (reply && reply->type == REDIS_REPLY_STRING &&
         read_answers(std::string_view(reply->str, reply->len), batch->waiters)) {
-      // Each waiter now carries its values.
+      // Each waiter now carries its answers.
     } else if (reply) {
       batch->conn->failure = reply->type == REDIS_REPLY_ERROR
                                  ? std::string(reply->str, reply->len)
@@ -595,36 +621,38 @@ struct RedisStore::Connection {
     } else {
       batch->conn->failure = "connection lost";
     }
-    fail_all(*batch);  // wakes every waiter; the answered ones carry their values
+    fail_all(*batch);  // wakes every waiter; the answered ones carry their answers
   }
 
   // Splits the script's answer among the waiters; false (and none answered) unless it holds
-  // exactly the numbers they expect.
+  // exactly the answers they expect.
   static bool read_answers(std::string_view text,
                            const std::vector<std::shared_ptr<Waiter>>& waiters) {
-    std::size_t expected = 1;
-    for (const auto& w : waiters) expected += 1 + 7 * w->checks;
-    std::vector<long long> numbers;
-    numbers.reserve(expected);
     const char* p = text.data();
     const char* end = p + text.size();
-    while (p < end) {
-      double v = 0;  // Lua writes large numbers as 1e+15: read as a double, exact to 2^53
-      auto [next, ec] = std::from_chars(p, end, v);
-      if (ec != std::errc{} || numbers.size() == expected) return false;
-      numbers.push_back(std::llround(v));
-      p = next;
+    auto next = [&](long long& v) {
       if (p < end && *p == ' ') ++p;
-    }
-    if (numbers.size() != expected) return false;
-    std::size_t at = 1;
+      auto [after, ec] = std::from_chars(p, end, v);
+      if (ec != std::errc{} || v < 0) return false;
+      p = after;
+      return true;
+    };
     for (const auto& w : waiters) {
-      const std::size_t n = 1 + 7 * w->checks;
-      w->values.assign(numbers.begin() + static_cast<std::ptrdiff_t>(at),
-                       numbers.begin() + static_cast<std::ptrdiff_t>(at + n));
-      at += n;
-      w->answered = true;
+      w->answers.resize(w->checks);
+      for (auto& a : w->answers) {
+        long long flags = 0;
+        if (!next(flags) || flags > 15 || !next(a.remaining_milli) || !next(a.reset_ms)) {
+          return false;
+        }
+        a.flags = static_cast<unsigned>(flags);
+        a.retry_ms = 0;
+        a.blocked_ms = 0;
+        if (!(a.flags & Answer::kHadToken) && !next(a.retry_ms)) return false;
+        if ((a.flags & Answer::kBlocked) && !next(a.blocked_ms)) return false;
+      }
     }
+    if (p != end) return false;
+    for (const auto& w : waiters) w->answered = true;
     return true;
   }
 
@@ -732,18 +760,18 @@ asio::awaitable<std::optional<Decision>> RedisStore::decide(const Checks& checks
   calls_.fetch_add(1, std::memory_order_relaxed);
   Decision d;
   d.store = StoreMode::kRedis;
-  const auto& e = waiter->values;
+  using Answer = Connection::Answer;
   for (std::size_t i = 0; i < checks.size(); ++i) {
-    const auto* v = &e[1 + 7 * i];
+    const Answer& a = waiter->answers[i];
     RuleOutcome o;
     o.rule = checks.rule(i);
-    o.verdict.allowed = v[0] == 1;
-    o.verdict.remaining = static_cast<double>(v[1]) / 1000.0;
-    o.verdict.retry_ms = v[2];
-    o.verdict.reset_ms = v[3];
-    o.blocked = v[4] == 1;
-    o.blocked_ms = v[5];
-    o.penalized = v[6] == 1;
+    o.verdict.allowed = (a.flags & Answer::kAllowed) != 0;
+    o.verdict.remaining = static_cast<double>(a.remaining_milli) / 1000.0;
+    o.verdict.retry_ms = std::max(a.retry_ms, a.blocked_ms);
+    o.verdict.reset_ms = a.reset_ms;
+    o.blocked = (a.flags & Answer::kBlocked) != 0;
+    o.blocked_ms = a.blocked_ms;
+    o.penalized = (a.flags & Answer::kNewlyBlocked) != 0;
     d.outcomes.push_back(o);
   }
   summarize(d);

@@ -630,6 +630,27 @@ def test_retry_after_on_a_long_refill_is_not_cut_short(evald, redis_server, tmp_
     assert bad_login(srv, ip=ip).status_code == 401
 
 
+@pytest.mark.parametrize("store", ["redis", "local"])
+def test_extreme_rules_read_the_same_in_both_stores(evald, redis_server, tmp_path, store):
+    """The largest bucket a rules file allows reports its remaining tokens exactly, and a rule
+    so slow that its wait does not fit in 64 bits reports 2^53 ms, in Redis as in-process."""
+    srv = start(evald, redis_server, rules_file(tmp_path, [
+        api_rule(10**12, 60),
+        # A token per 10^9 years (the limit must be above 0; the burst at least 1).
+        {"scope": "per_ip", "match": "login", "limit": 1e-9, "window": 365 * 24 * 3600,
+         "burst": 10**12}]),
+        **({} if store == "redis" else {"REDIS_URL": ""}))
+    r = me(srv, ip="203.0.113.17")
+    assert r.status_code == 401, describe(r)
+    assert r.headers["X-RateLimit-Remaining"] == str(10**12 - 1), describe(r)
+    assert r.headers["X-RateLimit-Reset"] == "1", describe(r)  # a token is 0.06 ns at this rate
+    r = bad_login(srv, ip="203.0.113.17")
+    assert r.status_code == 401, describe(r)
+    assert r.headers["X-RateLimit-Remaining"] == str(10**12 - 1), describe(r)
+    assert r.headers["X-RateLimit-Reset"] == str(math.ceil(2**53 / 1000)), describe(r)
+    assert stats(srv, admin_token(srv))["store"] == store
+
+
 # --- 7. per-user buckets --------------------------------------------------------------------------
 
 def test_each_user_has_a_bucket_of_their_own(evald, redis_server, tmp_path):

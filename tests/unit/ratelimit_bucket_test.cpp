@@ -30,6 +30,26 @@ TEST(Bucket, StartsFullAndAllowsTheBurst) {
   EXPECT_FALSE(take(b, r, 1000));
 }
 
+TEST(Bucket, AWaitTooLongForAnInt64IsReportedAsNever) {
+  // A token per 10^9 years with a burst of two: waits of about 3e22 ms.
+  const auto r = rule(1e-9, std::chrono::milliseconds(365LL * 24 * 3600 * 1000), 2);
+  Bucket b;
+  ASSERT_TRUE(take(b, r, 0));
+  auto v = peek(b, r, 0);
+  ASSERT_TRUE(v.allowed);
+  EXPECT_EQ(v.reset_ms, static_cast<std::int64_t>(kNeverMs));  // a token missing: 3e22 ms
+  ASSERT_TRUE(take(b, r, 0));
+  v = peek(b, r, 0);
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.retry_ms, static_cast<std::int64_t>(kNeverMs));
+  EXPECT_EQ(v.reset_ms, static_cast<std::int64_t>(kNeverMs));
+  // A slow rule that fits is not cut: a token per 10^5 years is 3.15e15 ms.
+  const auto slow = rule(1, std::chrono::milliseconds(100'000LL * 365 * 24 * 3600 * 1000), 1);
+  Bucket c;
+  ASSERT_TRUE(take(c, slow, 0));
+  EXPECT_EQ(peek(c, slow, 0).retry_ms, 100'000LL * 365 * 24 * 3600 * 1000);
+}
+
 TEST(Bucket, RefillsContinuouslyToTheMillisecond) {
   const auto r = rule(60, 60s, 10);  // one token per second
   Bucket b;
