@@ -98,7 +98,7 @@ class RateLimit final : public http::Middleware {
     if (limiter_.redis_active()) {
       d = co_await limiter_.check(info);
     } else {
-      d = limiter_.check_local(info);
+      limiter_.check_local(info, d);
     }
     if (!d.allowed) {
       const auto& o = d.outcomes[static_cast<std::size_t>(d.violated)];

@@ -68,13 +68,13 @@ StoreMode Limiter::mode() const {
   return redis_->available() ? StoreMode::kRedis : StoreMode::kFallback;
 }
 
-Decision Limiter::check_local(const RequestInfo& request) {
+void Limiter::check_local(const RequestInfo& request, Decision& d) {
   const RuleSet* rules = rules_.load(std::memory_order_acquire);
-  Decision d = local_.decide(checks_for(*rules, request), now_ms());
+  d.checks = checks_for(*rules, request);
+  local_.decide(d, now_ms());
   d.store = redis_ ? StoreMode::kFallback : StoreMode::kLocal;
   d.rules = rules;
   record(d, request);
-  return d;
 }
 
 boost::asio::awaitable<Decision> Limiter::check(const RequestInfo& request) {

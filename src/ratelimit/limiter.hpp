@@ -90,8 +90,13 @@ class Limiter {
 
   /// True when Redis is configured and currently answering: check() must then be awaited.
   bool redis_active() const { return redis_ && redis_->available(); }
-  /// The decision of the in-process store (always synchronous).
-  Decision check_local(const RequestInfo& request);
+  /// The decision of the in-process store (always synchronous), written into `d`.
+  void check_local(const RequestInfo& request, Decision& d);
+  Decision check_local(const RequestInfo& request) {
+    Decision d;
+    check_local(request, d);
+    return d;
+  }
   /// The decision of the active store; falls back to the in-process store when Redis fails.
   boost::asio::awaitable<Decision> check(const RequestInfo& request);
 

@@ -32,6 +32,14 @@ LocalStore::Entry& LocalStore::global_entry(std::string_view name) {
 }
 
 Decision LocalStore::decide(Checks checks, std::int64_t now_ms) {
+  Decision d;
+  d.checks = std::move(checks);
+  decide(d, now_ms);
+  return d;
+}
+
+void LocalStore::decide(Decision& d, std::int64_t now_ms) {
+  const Checks& checks = d.checks;
   // A request has a handful of checks: no allocation for the bookkeeping. The shards' locks
   // are taken in ascending order, the global bucket's last: a fixed order, so no deadlock.
   constexpr std::size_t kGlobal = kShards;
@@ -50,7 +58,7 @@ Decision LocalStore::decide(Checks checks, std::int64_t now_ms) {
     if (i != kGlobal && shards_[i].entries.size() >= max_per_shard_) evict_idle(shards_[i], now_ms);
   }
 
-  Decision d;
+  d.outcomes.clear();
   Few<Entry*> entries;
   for (std::size_t i = 0; i < checks.size(); ++i) {
     const Rule& rule = *checks.rule(i);
@@ -99,9 +107,9 @@ Decision LocalStore::decide(Checks checks, std::int64_t now_ms) {
   }
   locks.clear();
 
-  summarize(d);  // penalties may have changed which rule is tightest
-  d.checks = std::move(checks);
-  return d;
+  // A refusal changes the numbers: the other rules keep their token, and a new block makes its
+  // rule the tightest. (An allowed request's stand as summarized.)
+  if (!d.allowed) summarize(d);
 }
 
 bool LocalStore::forget_global(std::string_view text, bool as_prefix) {

@@ -41,7 +41,10 @@ class LocalStore {
  public:
   explicit LocalStore(std::size_t max_keys = 1'000'000);
 
-  /// The decision over every bucket of `checks` (which move into it).
+  /// The decision over every bucket of `d.checks`, written into `d` (its outcomes, verdict and
+  /// tightest rule): a request's decision is made where it will be read, not copied there.
+  void decide(Decision& d, std::int64_t now_ms);
+  /// The same for `checks` (which move into the decision).
   Decision decide(Checks checks, std::int64_t now_ms);
   /// Forgets the bucket and penalty of a key; true when there was one.
   bool clear(const std::string& key);
