@@ -738,6 +738,30 @@ def test_admin_clear_removes_the_redis_keys(evald, redis_server, tmp_path):
     assert len(events) == 1 and events[0]["details"].startswith("per_ip 127.0.0.1"), events
 
 
+def test_a_flushed_script_is_sent_again_without_falling_back(evald, redis_server, tmp_path):
+    """Redis restarted or SCRIPT FLUSHed forgets the script: the call that gets NOSCRIPT is sent
+    once more with the script itself (EVAL), the buckets go on where they were, and the limiter
+    never leaves Redis."""
+    n = 4
+    # No probe during the test: it loads the script too, and would hide the resend.
+    srv = start(evald, redis_server, rules_file(tmp_path, [api_rule(n)]),
+                REDIS_PROBE_INTERVAL_MS="600000")
+    admin = admin_token(srv)
+    ip = "203.0.113.18"
+    assert me(srv, ip=ip).headers["X-RateLimit-Remaining"] == str(n - 1)
+    assert redis_server.cli("SCRIPT", "FLUSH") == "OK"
+    assert redis_server.cli("CONFIG", "RESETSTAT") == "OK"
+    r = me(srv, ip=ip)
+    assert r.status_code == 401, describe(r)
+    assert r.headers["X-RateLimit-Remaining"] == str(n - 2), describe(r)  # the same bucket
+    calls = redis_server.cli("INFO", "commandstats")
+    assert "cmdstat_eval:calls=1," in calls, calls  # the resend, once
+    assert me(srv, ip=ip).headers["X-RateLimit-Remaining"] == str(n - 3)
+    s = stats(srv, admin)
+    assert_redis_mode(s)
+    assert s["redis"]["failures"] == 0 and s["redis"]["trips"] == 0, s["redis"]
+
+
 # --- 9. penalty box -------------------------------------------------------------------------------
 
 def test_penalty_box_in_redis(evald, redis_server, tmp_path):
