@@ -32,14 +32,15 @@ namespace {
 // One call decides every request waiting on a connection (coalesced within one turn of its
 // event loop). ARGV: the number of rules R, then seven values per rule: refill per ms, burst,
 // penalty ms, penalty threshold, penalty window ms, penalty cap ms, shadow (1/0); then the
-// number of requests, and per request its number of checks n and each check's rule (1..R).
-// KEYS: per check, its bucket, then its penalty box when the rule has a penalty (a rule
-// without one has no box). Each check takes one token. A bucket is the string "<tokens
-// used>:<updated ms>" (see Bucket) that expires when it would be full again; a box is "<window
-// start>:<refusals>:<offences>:<blocked until>". Each distinct key is read once (one MGET) and
-// written once at the end, so a bucket every request shares (the global one) costs one read and
-// one write per call, not per request. Requests are decided in order, as if one after the
-// other. Same arithmetic as bucket.cpp.
+// number of distinct buckets D and each one's rule (1..R); then the number of requests, and per
+// request its number of checks n and each check's bucket (1..D). KEYS: per distinct bucket, its
+// key, then its penalty box's when the rule has a penalty (a rule without one has no box). A
+// bucket several requests of the call draw from (the global one, always; a busy client's) is
+// sent, read (one MGET) and written (one SET) once per call, not once per request. Each check
+// takes one token. A bucket is the string "<tokens used>:<updated ms>" (see Bucket) that
+// expires when it would be full again; a box is "<window start>:<refusals>:<offences>:<blocked
+// until>". Requests are decided in order, as if one after the other. Same arithmetic as
+// bucket.cpp.
 //
 // Returns one string of space-separated integers (not an array: the client reads it without an
 // object per number), per request and per check: flags (1 allowed, 2 had a token, 4 blocked, 8
@@ -47,7 +48,7 @@ namespace {
 // until one is back; then, only when blocked, ms the block still lasts. The usual check is three
 // numbers, and the flags are ready-made text: turning a number into text is most of what a
 // check costs in Lua (each goes through sprintf), so the answer holds no number the client can
-// do without. Counts (n, rule numbers) are read through tables of ready-made numbers, not
+// do without. A check's bucket and a request's count are looked up by their text, not read with
 // tonumber, for the same reason.
 const std::string kScript = R"lua(
 local t = redis.call('TIME')
@@ -69,45 +70,41 @@ for i = 1, tonumber(ARGV[1]) do
                         shadow = ARGV[ai + 6] == '1'}
   ai = ai + 7
 end
-local state = {}
-local names = {}
-for _, k in ipairs(KEYS) do
-  if not state[k] then
-    state[k] = {}
-    names[#names + 1] = k
+-- The distinct buckets, read once, by their number as the requests send it.
+local values = redis.call('MGET', unpack(KEYS))
+local buckets, list = {}, {}
+local ki = 1
+for d = 1, tonumber(ARGV[ai]) do
+  local r = rules[ARGV[ai + d]]
+  local b = {key = KEYS[ki], used = 0, r = r}
+  local raw = values[ki]
+  ki = ki + 1
+  if raw then
+    local sep = string.find(raw, ':', 1, true)
+    local elapsed = now - tonumber(string.sub(raw, sep + 1))
+    if elapsed < 0 then elapsed = 0 end
+    local used = tonumber(string.sub(raw, 1, sep - 1)) - elapsed * r.per_ms
+    if used > 0 then b.used = used end
   end
-end
-local values = redis.call('MGET', unpack(names))
-for i, k in ipairs(names) do state[k].raw = values[i] end
-local function bucket(k, per_ms)
-  local s = state[k]
-  if s.used == nil then
-    s.used = 0
-    if s.raw then
-      local sep = string.find(s.raw, ':', 1, true)
-      local elapsed = math.max(0, now - tonumber(string.sub(s.raw, sep + 1)))
-      s.used = math.max(0, tonumber(string.sub(s.raw, 1, sep - 1)) - elapsed * per_ms)
+  if r.penalty > 0 then
+    local x = {key = KEYS[ki], ws = 0, rc = 0, of = 0, bu = 0}
+    raw = values[ki]
+    ki = ki + 1
+    if raw then
+      local ws, rc, of, bu = string.match(raw, '^(%d+):(%d+):(%d+):(%d+)$')
+      x.ws, x.rc, x.of, x.bu = tonumber(ws), tonumber(rc), tonumber(of), tonumber(bu)
     end
+    b.box = x
   end
-  return s
+  buckets[tostring(d)] = b
+  list[d] = b
 end
-local function box(k)
-  local s = state[k]
-  if s.ws == nil then
-    s.ws, s.rc, s.of, s.bu = 0, 0, 0, 0
-    if s.raw then
-      local ws, rc, of, bu = string.match(s.raw, '^(%d+):(%d+):(%d+):(%d+)$')
-      s.ws, s.rc, s.of, s.bu = tonumber(ws), tonumber(rc), tonumber(of), tonumber(bu)
-    end
-  end
-  return s
-end
+ai = ai + tonumber(ARGV[ai]) + 1
 local out = {}
 local no = 0
-local ki = 1
 -- Per check of the current request, reused from one request to the next. (Comparisons in
 -- place of math.max and math.min here: a call costs more than the arithmetic.)
-local rs, bs, xs, tokens, has, ok, blocked = {}, {}, {}, {}, {}, {}, {}
+local bs, tokens, has, ok, blocked = {}, {}, {}, {}, {}
 local nreq = tonumber(ARGV[ai])
 ai = ai + 1
 for _ = 1, nreq do
@@ -115,24 +112,19 @@ for _ = 1, nreq do
   ai = ai + 1
   local allowed = true
   for i = 1, n do
-    local r = rules[ARGV[ai]]
+    local b = buckets[ARGV[ai]]
     ai = ai + 1
-    local b = bucket(KEYS[ki], r.per_ms)
-    ki = ki + 1
-    local x = false
-    if r.penalty > 0 then
-      x = box(KEYS[ki])
-      ki = ki + 1
-    end
+    local r, x = b.r, b.box
     local left = r.burst - b.used
     if left < 0 then left = 0 end
-    local bl = x and now < x.bu
+    local bl = x ~= nil and now < x.bu
     local h = left + eps >= 1
-    rs[i], bs[i], xs[i], tokens[i], blocked[i], has[i], ok[i] = r, b, x, left, bl, h, h and not bl
+    bs[i], tokens[i], blocked[i], has[i], ok[i] = b, left, bl, h, h and not bl
     if not (h and not bl) and not r.shadow then allowed = false end
   end
   for i = 1, n do
-    local r, b, x = rs[i], bs[i], xs[i]
+    local b = bs[i]
+    local r, x = b.r, b.box
     local remaining = tokens[i]
     local newly = false
     if allowed and ok[i] then
@@ -141,7 +133,6 @@ for _ = 1, nreq do
       local used = b.used + 1
       if used > r.burst then used = r.burst end
       b.used = used
-      b.per_ms = r.per_ms
       b.dirty = true
     elseif not allowed and not ok[i] and not r.shadow and not blocked[i] and x then
       if now - x.ws >= r.pwindow then
@@ -182,15 +173,14 @@ for _ = 1, nreq do
     end
   end
 end
-for _, k in ipairs(names) do
-  local s = state[k]
-  if s.dirty then
-    if s.ws ~= nil then
-      redis.call('SET', k, string.format('%d:%d:%d:%d', s.ws, s.rc, s.of, s.bu), 'PX', s.ttl + 1000)
-    else
-      redis.call('SET', k, string.format('%.17g', s.used) .. ':' .. now, 'PX',
-                 min(never, ceil(s.used / s.per_ms)) + 1000)
-    end
+for _, b in ipairs(list) do
+  if b.dirty then
+    redis.call('SET', b.key, fmt('%.17g', b.used) .. ':' .. now, 'PX',
+               min(never, ceil(b.used / b.r.per_ms)) + 1000)
+  end
+  local x = b.box
+  if x and x.dirty then
+    redis.call('SET', x.key, fmt('%d:%d:%d:%d', x.ws, x.rc, x.of, x.bu), 'PX', x.ttl + 1000)
   end
 end
 return table.concat(out, ' ')
@@ -258,6 +248,51 @@ Reply copy_reply(const redisReply* r) {
   for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(copy_reply(r->element[i]));
   return out;
 }
+
+// The distinct buckets of one call, numbered from 1 in the order first seen. An open-addressing
+// table over a copy of the keys' text: once warm, numbering a key allocates nothing.
+class KeyNumbers {
+ public:
+  /// A call holds at most this many distinct buckets (the table stays at most half full).
+  static constexpr std::size_t kMax = 256;
+
+  /// The key's number, and whether it is new to the call (call only while size() < kMax).
+  std::pair<std::uint32_t, bool> number(std::string_view key) {
+    if (slots_.empty()) slots_.resize(kSlots);
+    const std::size_t hash = std::hash<std::string_view>{}(key);
+    for (std::size_t i = hash & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+      Slot& s = slots_[i];
+      if (s.number == 0) {
+        s = {hash, static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(key.size()),
+             ++count_};
+        text_.append(key);
+        used_.push_back(i);
+        return {s.number, true};
+      }
+      if (s.hash == hash && std::string_view(text_).substr(s.at, s.size) == key) {
+        return {s.number, false};
+      }
+    }
+  }
+  std::size_t size() const { return count_; }
+  void clear() {
+    for (auto i : used_) slots_[i] = Slot{};
+    used_.clear();
+    text_.clear();
+    count_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 2 * kMax;
+  struct Slot {
+    std::size_t hash = 0;
+    std::uint32_t at = 0, size = 0, number = 0;  // number 0: empty
+  };
+  std::vector<Slot> slots_;
+  std::vector<std::size_t> used_;
+  std::string text_;
+  std::uint32_t count_ = 0;
+};
 
 std::atomic<std::uint64_t> g_next_store_id{1};
 
@@ -490,11 +525,13 @@ struct RedisStore::Connection {
     pending->timer.cancel();
   }
 
-  // The decisions queued during this turn of the event loop, sent together by flush(): their
-  // keys and their per-request arguments as protocol text, and the rules they use (sent once
-  // per call, referred to by number).
+  // The decisions queued during this turn of the event loop, sent together by flush(): as
+  // protocol text, their distinct buckets' keys and rules, and their per-request arguments;
+  // and the rules they use (sent once per call, referred to by number).
   std::string queued_keys;
   std::size_t queued_key_count = 0;
+  KeyNumbers queued_buckets;
+  std::string queued_bucket_rules;  // each distinct bucket's rule number
   std::string queued_args;
   std::size_t queued_arg_count = 0;
   std::vector<const Rule*> queued_rules;
@@ -519,14 +556,19 @@ struct RedisStore::Connection {
   // Queues one decision; the first of a turn posts the flush, so every decision made before
   // the loop turns again goes in the same call.
   std::shared_ptr<Waiter> enqueue(const Checks& checks) {
+    if (queued_buckets.size() + checks.size() > KeyNumbers::kMax) flush();
     auto w = std::make_shared<Waiter>(ex);
     w->checks = checks.size();
     append_bulk(queued_args, checks.size());
     for (std::size_t i = 0; i < checks.size(); ++i) {
       const Rule* rule = checks.rule(i);
-      queue_key(checks.key(i));
-      if (rule->penalty.count() > 0) queue_key(checks.key(i), kBoxSuffix);
-      append_bulk(queued_args, rule_number(rule));
+      const auto [number, first] = queued_buckets.number(checks.key(i));
+      if (first) {
+        queue_key(checks.key(i));
+        if (rule->penalty.count() > 0) queue_key(checks.key(i), kBoxSuffix);
+        append_bulk(queued_bucket_rules, rule_number(rule));
+      }
+      append_bulk(queued_args, number);
     }
     queued_arg_count += 1 + checks.size();
     queued.push_back(w);
@@ -553,11 +595,13 @@ struct RedisStore::Connection {
     batch->conn = this;
     batch->waiters = std::move(queued);
     queued.clear();
-    batch->arguments = 1 + queued_key_count + 1 + 7 * queued_rules.size() + 1 + queued_arg_count;
+    batch->arguments = 1 + queued_key_count + 1 + 7 * queued_rules.size() + 1 +
+                       queued_buckets.size() + 1 + queued_arg_count;
     std::string& body = batch->command;
     body = Batch::head(batch->arguments, false);
     batch->head_size = body.size();
-    body.reserve(body.size() + 256 + queued_keys.size() + queued_args.size());
+    body.reserve(body.size() + 256 + queued_keys.size() + queued_bucket_rules.size() +
+                 queued_args.size());
     append_bulk(body, queued_key_count);
     body.append(queued_keys);
     append_bulk(body, queued_rules.size());
@@ -570,10 +614,14 @@ struct RedisStore::Connection {
       append_bulk(body, ms(r->max_penalty));
       append_bulk(body, r->shadow ? "1" : "0");
     }
+    append_bulk(body, queued_buckets.size());
+    body.append(queued_bucket_rules);
     append_bulk(body, batch->waiters.size());
     body.append(queued_args);
     queued_keys.clear();
     queued_key_count = 0;
+    queued_buckets.clear();
+    queued_bucket_rules.clear();
     queued_args.clear();
     queued_arg_count = 0;
     queued_rules.clear();

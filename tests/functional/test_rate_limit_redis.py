@@ -292,9 +292,14 @@ def assert_fast_after(servers, split_at: float, client_before, client_after):
 
 # --- 1. exact under concurrency -------------------------------------------------------------------
 
-def test_bucket_is_exact_under_concurrent_requests(evald, redis_server, tmp_path):
+@pytest.mark.parametrize("penalty", [False, True], ids=["plain", "with-penalty"])
+def test_bucket_is_exact_under_concurrent_requests(evald, redis_server, tmp_path, penalty):
+    """Requests that share a bucket are decided together in one script call (the bucket sent and
+    read once for all of them): exactly n pass. With a penalty, the refusals that arrive
+    together box the key once, not once per request."""
     n = 20
-    srv = start(evald, redis_server, rules_file(tmp_path, [api_rule(n)]), THREADS="4",
+    box = {"penalty": 60, "penalty_threshold": 3, "penalty_window": 60} if penalty else {}
+    srv = start(evald, redis_server, rules_file(tmp_path, [api_rule(n, **box)]), THREADS="4",
                 # Not about the breaker: a loaded runner must not send the decisions in-process.
                 REDIS_TIMEOUT_MS="2000")
     token = admin_token(srv)
@@ -339,6 +344,11 @@ def test_bucket_is_exact_under_concurrent_requests(evald, redis_server, tmp_path
     assert s["redis"]["trips"] == 0 and s["decisions"]["in_process"] == 0, s
     api = rule_stats(s, "per_ip:api")
     assert api["allowed"] == passed and api["refused"] == total - passed, api
+    if penalty:
+        assert api["penalties"] == 1, api
+        left = blocked_until(redis_server, f"{KEY_PREFIX}per_ip:api|{ip}") - \
+            redis_now_ms(redis_server)
+        assert 0 < left <= 60_000, left
     # The bucket in Redis is empty (what refilled is under one token), and expires once full.
     r = me(srv, ip=ip)
     assert_refused(r, "per_ip:api")
