@@ -357,7 +357,7 @@ const std::vector<Def>& defs() {
     add("REDIS_TIMEOUT_MS", "25", "a slower Redis answer switches the limiter to in-process",
         uint_field([](Settings& s) -> unsigned& { return s.ratelimit.redis_timeout_ms; }, 1,
                    10'000));
-    add("REDIS_PROBE_INTERVAL_MS", "1000", "how often Redis is probed while in fallback",
+    add("REDIS_PROBE_INTERVAL_MS", "1000", "how often Redis is probed (and the script loaded)",
         uint_field([](Settings& s) -> unsigned& { return s.ratelimit.redis_probe_interval_ms; }, 50,
                    600'000));
     add("RATE_LIMIT_BYPASS_TOKEN", "", "outside production, requests carrying it skip limiting",

@@ -53,7 +53,7 @@ struct RedisStatus {
   std::string last_error;
 };
 
-/// The Lua script and its SHA-1 (exposed for the tests).
+/// The Lua script (redis_script.cpp, which documents its arguments and answer) and its SHA-1.
 const std::string& redis_script();
 const std::string& redis_script_sha();
 
