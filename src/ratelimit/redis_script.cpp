@@ -55,7 +55,8 @@ end
 local values = redis.call('MGET', unpack(KEYS))
 local buckets, list = {}, {}
 local ki = 1
-for d = 1, tonumber(ARGV[ai]) do
+local nd = tonumber(ARGV[ai])
+for d = 1, nd do
   local r = rules[ARGV[ai + d]]
   local b = {key = KEYS[ki], used = 0, r = r}
   local raw = values[ki]
@@ -80,7 +81,7 @@ for d = 1, tonumber(ARGV[ai]) do
   buckets[tostring(d)] = b
   list[d] = b
 end
-ai = ai + tonumber(ARGV[ai]) + 1
+ai = ai + nd + 1
 local out = {}
 local no = 0
 -- Per check of the current request, reused from one request to the next. (Comparisons in

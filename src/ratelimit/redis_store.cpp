@@ -89,7 +89,7 @@ class KeyNumbers {
   /// The key's number, and whether it is new to the call (call only while size() < kMax).
   std::pair<std::uint32_t, bool> number(std::string_view key) {
     if (slots_.empty()) slots_.resize(kSlots);
-    const std::size_t hash = std::hash<std::string_view>{}(key);
+    const std::size_t hash = KeyHash{}(key);
     for (std::size_t i = hash & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
       Slot& s = slots_[i];
       if (s.number == 0) {
